@@ -1,0 +1,61 @@
+"""One call that returns an ID token: the front door for scripts."""
+
+from __future__ import annotations
+
+import os
+
+from ._credentials import IDTokenCredentials
+from ._keyfile import ServiceAccountKey
+from ._transport import DEFAULT_TIMEOUT
+
+
+def fetch_id_token(
+    client_id: str,
+    key_file: str | os.PathLike[str] | None = None,
+    *,
+    token_uri: str | None = None,
+    ca_bundle: str | os.PathLike[str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> str:
+    """Fetch a Google-signed ID token for ``client_id`` with a service-account key.
+
+    This replaces google-auth's ``id_token.fetch_id_token(Request(), client_id)``.
+    Each call fetches a new token: a program that calls an API repeatedly
+    should keep an :class:`IDTokenCredentials` instead, which caches it.
+
+    Args:
+        client_id: The OAuth client ID of the IAP resource (the audience).
+        key_file: The service-account key file. Defaults to the file named by
+            ``GOOGLE_APPLICATION_CREDENTIALS``.
+        token_uri: The token endpoint, overriding the key file's.
+        ca_bundle: A PEM file of CA certificates to trust instead of the
+            system's.
+        timeout: Seconds allowed to connect, and again for each read.
+
+    Returns:
+        The ID token, a compact JWT. It is a bearer credential: never log it.
+
+    Raises:
+        ConfigurationError: No key file is given or set, or an argument is
+            invalid.
+        KeyFileError: The key file cannot be used.
+        TokenEndpointError: The token endpoint rejected the request.
+        TransportError: The request failed below HTTP.
+        TokenCheckError: The returned token failed its checks.
+
+    Example::
+
+        import posos_jwt
+
+        token = posos_jwt.fetch_id_token(
+            "1234-abc.apps.googleusercontent.com", "posos-key.json"
+        )
+    """
+    if key_file is None:
+        key = ServiceAccountKey.from_environment()
+    else:
+        key = ServiceAccountKey.from_file(key_file)
+    credentials = IDTokenCredentials(
+        key, client_id, token_uri=token_uri, ca_bundle=ca_bundle, timeout=timeout
+    )
+    return credentials.refresh().value

@@ -1,0 +1,243 @@
+"""HTTPS through urllib3, with TLS always verified and timeouts always set.
+
+Every request that posos-jwt sends goes through one :class:`Transport`, so
+the trust store, the timeouts and the redirect policy are decided once, here.
+Redirects are never followed: a token endpoint or an IAP that redirects is an
+error to report, not a place to send a bearer credential.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+from urllib.parse import urlsplit
+
+import urllib3
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+    SSLError,
+)
+
+from ._errors import ConfigurationError, RequestTimeoutError, TLSError, TransportError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT: Final = 10.0
+"""Seconds allowed for connecting, and again for each read. Google's token
+endpoint answers in well under a second, so this leaves room for a slow proxy
+while an outage is still reported quickly."""
+
+MAX_RESPONSE_SIZE: Final = 1024 * 1024
+"""Largest response body read from a token endpoint, in bytes. A real answer
+is about 1 KB; the cap keeps a broken server from filling memory."""
+
+CA_BUNDLE_HINT: Final = (
+    "give the CA certificate that signs it with ca_bundle= (--ca-bundle on the "
+    "command line) or the SSL_CERT_FILE environment variable"
+)
+
+
+@dataclass(frozen=True)
+class Response:
+    """A complete HTTP response, its body read up to a size limit.
+
+    Attributes:
+        status: The HTTP status code.
+        headers: The response headers, with case-insensitive names.
+        body: The body, at most ``MAX_RESPONSE_SIZE`` bytes.
+        host: The host that answered, for messages.
+    """
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    host: str
+
+
+def check_timeout(timeout: object) -> float:
+    """Return ``timeout`` as a float if it is a positive, finite number of seconds.
+
+    Raises:
+        ConfigurationError: It is not.
+    """
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise ConfigurationError(
+            f"timeout must be a number of seconds, not {type(timeout).__name__}"
+        )
+    if not math.isfinite(timeout) or timeout <= 0:
+        raise ConfigurationError(
+            f"timeout must be a positive number of seconds, not {timeout}"
+        )
+    return float(timeout)
+
+
+def make_ssl_context(ca_bundle: str | os.PathLike[str] | None) -> ssl.SSLContext:
+    """Build a verifying TLS context.
+
+    Without ``ca_bundle``, the system trust store is used, which OpenSSL lets
+    ``SSL_CERT_FILE`` and ``SSL_CERT_DIR`` replace. With it, only the
+    certificates in that file are trusted. Verification cannot be turned off.
+
+    Raises:
+        ConfigurationError: The CA bundle is missing or holds no certificate.
+    """
+    if ca_bundle is None:
+        return ssl.create_default_context()
+    path = os.fspath(ca_bundle)
+    if not os.path.isfile(path):
+        raise ConfigurationError(
+            f"CA bundle {path} not found: give the path of a PEM file of CA "
+            "certificates"
+        )
+    try:
+        return ssl.create_default_context(cafile=path)
+    except ssl.SSLError as exc:
+        raise ConfigurationError(
+            f"CA bundle {path} holds no usable PEM certificate ({exc.reason}): "
+            "give a PEM file of CA certificates"
+        ) from exc
+
+
+class Transport:
+    """One urllib3 connection pool with posos-jwt's TLS and timeout policy.
+
+    Args:
+        ca_bundle: A PEM file of trusted CA certificates, replacing the system
+            trust store.
+        timeout: Seconds allowed to connect, and again for each read.
+
+    Raises:
+        ConfigurationError: ``ca_bundle`` or ``timeout`` is invalid.
+    """
+
+    def __init__(
+        self,
+        *,
+        ca_bundle: str | os.PathLike[str] | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.timeout = check_timeout(timeout)
+        self.ca_bundle = None if ca_bundle is None else os.fspath(ca_bundle)
+        self.pool = urllib3.PoolManager(
+            ssl_context=make_ssl_context(ca_bundle),
+            timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout),
+            retries=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"Transport(ca_bundle={self.ca_bundle!r}, timeout={self.timeout})"
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        """Send one request and read the whole response.
+
+        Raises:
+            TLSError: The server's certificate could not be verified.
+            RequestTimeoutError: Connecting or reading took too long.
+            TransportError: Any other failure below HTTP, or a body over
+                ``MAX_RESPONSE_SIZE``.
+        """
+        host = urlsplit(url).hostname or url
+        try:
+            response = self.pool.request(
+                method,
+                url,
+                body=body,
+                headers=dict(headers or {}),
+                redirect=False,
+                retries=False,
+                preload_content=False,
+            )
+            try:
+                data = response.read(MAX_RESPONSE_SIZE + 1)
+            finally:
+                response.release_conn()
+        except HTTPError as exc:
+            raise transport_error(exc, host, self.timeout) from exc
+        if len(data) > MAX_RESPONSE_SIZE:
+            raise TransportError(
+                f"response from {host} is larger than {MAX_RESPONSE_SIZE} bytes: "
+                "check that the URL names the right server",
+                host=host,
+                retryable=False,
+            )
+        logger.debug("%s %s: HTTP %d", method, host, response.status)
+        return Response(response.status, response.headers, data, host)
+
+
+def transport_error(exc: HTTPError, host: str, timeout: float) -> TransportError:
+    """Translate a urllib3 exception into posos-jwt's error for it.
+
+    Only the exception's class and the reason OpenSSL or the OS gives are
+    quoted: neither ever contains a request header or body.
+    """
+    if isinstance(exc, MaxRetryError) and isinstance(exc.reason, HTTPError):
+        return transport_error(exc.reason, host, timeout)
+    if isinstance(exc, SSLError):
+        return TLSError(
+            f"TLS certificate of {host} could not be verified "
+            f"({_ssl_reason(exc)}): {CA_BUNDLE_HINT}",
+            host=host,
+        )
+    if isinstance(exc, ConnectTimeoutError | ReadTimeoutError):
+        if isinstance(exc, ConnectTimeoutError):
+            step = "connecting to"
+        else:
+            step = "waiting for a response from"
+        return RequestTimeoutError(
+            f"timed out after {timeout:g} s {step} {host}: check the network "
+            "or the proxy, or raise the timeout (timeout=, --timeout)",
+            host=host,
+            timeout=timeout,
+        )
+    if isinstance(exc, NewConnectionError):
+        return TransportError(
+            f"cannot connect to {host} ({_os_reason(exc)}): check the host name, "
+            "the network and any proxy",
+            host=host,
+        )
+    if isinstance(exc, ProtocolError):
+        return TransportError(
+            f"connection to {host} failed before a complete response "
+            f"({_os_reason(exc)}): try again, and check any proxy in between",
+            host=host,
+        )
+    return TransportError(
+        f"request to {host} failed ({type(exc).__name__}): try again",
+        host=host,
+    )
+
+
+def _ssl_reason(exc: SSLError) -> str:
+    cause = exc.args[0] if exc.args else exc
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return str(cause.verify_message or cause.reason)
+    if isinstance(cause, ssl.SSLError):
+        return str(cause.reason or type(cause).__name__)
+    return type(cause).__name__
+
+
+def _os_reason(exc: HTTPError) -> str:
+    for arg in exc.args:
+        if isinstance(arg, OSError):
+            return arg.strerror or type(arg).__name__
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(cause, OSError):
+        return cause.strerror or type(cause).__name__
+    return type(exc).__name__

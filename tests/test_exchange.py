@@ -1,0 +1,123 @@
+"""Parsing the token endpoint's answers, replayed from vendor_fixtures/."""
+
+from __future__ import annotations
+
+import pytest
+
+from posos_jwt import TokenEndpointError
+from posos_jwt._exchange import parse_token_response, redact
+from posos_jwt._transport import Response
+from tests.support import fixture_bytes
+
+HOST = "oauth2.googleapis.com"
+
+
+def response(status: int, body: bytes) -> Response:
+    return Response(status=status, headers={}, body=body, host=HOST)
+
+
+def test_success_returns_id_token() -> None:
+    body = fixture_bytes("token_endpoint", "success.json")
+    assert parse_token_response(response(200, body)).startswith("eyJ")
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "error", "description"),
+    [
+        (
+            "invalid_grant_signature.json",
+            400,
+            "invalid_grant",
+            "Invalid JWT Signature.",
+        ),
+        (
+            "invalid_grant_account_not_found.json",
+            400,
+            "invalid_grant",
+            "Invalid grant: account not found",
+        ),
+        ("invalid_grant_short_lived.json", 400, "invalid_grant", "short-lived"),
+        ("invalid_scope.json", 400, "invalid_scope", "ID token audience"),
+        ("unsupported_grant_type.json", 400, "unsupported_grant_type", "grant_type"),
+        ("disabled_client.json", 401, "disabled_client", "disabled"),
+        ("internal_failure.json", 500, "internal_failure", None),
+    ],
+)
+def test_error_fields(
+    name: str, status: int, error: str, description: str | None
+) -> None:
+    body = fixture_bytes("token_endpoint", name)
+    with pytest.raises(TokenEndpointError) as info:
+        parse_token_response(response(status, body))
+    assert info.value.status == status
+    assert info.value.error == error
+    assert f"HTTP {status}" in str(info.value)
+    assert error in str(info.value)
+    if description is not None:
+        assert description in (info.value.error_description or "")
+
+
+@pytest.mark.parametrize(("status", "retryable"), [(400, False), (500, True)])
+def test_error_retryable(status: int, retryable: bool) -> None:
+    body = b'{"error": "x"}'
+    with pytest.raises(TokenEndpointError) as info:
+        parse_token_response(response(status, body))
+    assert info.value.retryable is retryable
+
+
+def test_html_502_reduced_to_excerpt() -> None:
+    body = fixture_bytes("token_endpoint", "html_502.html")
+    with pytest.raises(TokenEndpointError, match="HTTP 502") as info:
+        parse_token_response(response(502, body))
+    message = str(info.value)
+    assert "<" not in message
+    assert len(message) < 400
+    assert info.value.error is None
+    assert info.value.retryable
+
+
+def test_error_status_wins_over_id_token() -> None:
+    with pytest.raises(TokenEndpointError, match="HTTP 400"):
+        parse_token_response(response(400, b'{"id_token": "eyJx.y.z"}'))
+
+
+def test_access_token_only_is_error() -> None:
+    body = fixture_bytes("token_endpoint", "access_token_only.json")
+    with pytest.raises(TokenEndpointError, match="without an id_token") as info:
+        parse_token_response(response(200, body))
+    assert "access_token" in str(info.value)
+    assert "ya29" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "body", [b"", b"not json", b"[1, 2]", b"\xff\xfe", b'{"id_token": 5}']
+)
+def test_unusable_success_body(body: bytes) -> None:
+    with pytest.raises(TokenEndpointError, match="HTTP 200"):
+        parse_token_response(response(200, body))
+
+
+@pytest.mark.parametrize("status", [201, 204, 302])
+def test_other_status_is_error(status: int) -> None:
+    with pytest.raises(TokenEndpointError, match=f"HTTP {status}"):
+        parse_token_response(response(status, b""))
+
+
+def test_echoed_assertion_redacted() -> None:
+    echoed = b"<html>bad request: assertion=eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJ4In0.c2ln"
+    with pytest.raises(TokenEndpointError) as info:
+        parse_token_response(response(400, echoed))
+    assert "eyJ" not in str(info.value)
+    assert "[redacted JWT]" in str(info.value)
+
+
+def test_echoed_assertion_in_description_redacted() -> None:
+    body = b'{"error": "invalid_request", "error_description": "bad eyJabc.eyJdef.ghi"}'
+    with pytest.raises(TokenEndpointError) as info:
+        parse_token_response(response(400, body))
+    assert "eyJ" not in str(info.value)
+    assert "eyJ" not in (info.value.error_description or "")
+
+
+def test_redact_leaves_plain_text() -> None:
+    assert redact("Invalid JWT Signature.") == "Invalid JWT Signature."
