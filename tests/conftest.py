@@ -49,6 +49,7 @@ def no_secret_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     """Capture every posos-jwt log record at DEBUG and fail on a leaked secret."""
     caplog.set_level(logging.DEBUG, logger="posos_jwt")
     yield
+    _remove_cli_handlers()
     for record in caplog.records:
         if not record.name.startswith("posos_jwt") or record.name.startswith(
             "posos_jwt.testing"
@@ -56,3 +57,13 @@ def no_secret_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
             continue
         message = record.getMessage()
         assert not SECRET_PATTERN.search(message), f"secret in log: {record.name}"
+
+
+def _remove_cli_handlers() -> None:
+    # `posos_jwt._cli.main` adds a stderr handler to the package logger. Under
+    # capsys that stream is closed after the test, and a stand-in thread that
+    # logs later would print "--- Logging error ---".
+    package_logger = logging.getLogger("posos_jwt")
+    for handler in list(package_logger.handlers):
+        if not isinstance(handler, logging.NullHandler):
+            package_logger.removeHandler(handler)

@@ -6,6 +6,7 @@ import json
 import time
 from pathlib import Path
 
+import jwt
 import pytest
 import urllib3
 
@@ -68,7 +69,27 @@ def test_fetch_id_token_from_environment(
     assert call_api(standin, token).status == 200
 
 
-def test_google_auth_verifies_token(standin: GoogleStandIn, key_file: Path) -> None:
+def pyjwk_has_algorithm_name() -> bool:
+    key = jwt.PyJWK({"kty": "oct", "k": "c2VjcmV0", "alg": "HS256"})
+    return hasattr(key, "algorithm_name")
+
+
+GOOGLE_AUTH_CERTS = [
+    pytest.param(
+        "jwks",
+        marks=pytest.mark.skipif(
+            not pyjwk_has_algorithm_name(),
+            reason="google-auth reads JWKS through PyJWK.algorithm_name (pyjwt 2.9+)",
+        ),
+    ),
+    "v1",
+]
+
+
+@pytest.mark.parametrize("certs", GOOGLE_AUTH_CERTS)
+def test_google_auth_verifies_token(
+    standin: GoogleStandIn, key_file: Path, certs: str
+) -> None:
     import requests
     from google.auth.transport.requests import Request
     from google.oauth2 import id_token
@@ -81,7 +102,7 @@ def test_google_auth_verifies_token(standin: GoogleStandIn, key_file: Path) -> N
         token,
         Request(session),
         audience=standin.iap_client_id,
-        certs_url=standin.jwks_uri,
+        certs_url=standin.jwks_uri if certs == "jwks" else standin.certs_v1_uri,
     )
     assert claims["aud"] == standin.iap_client_id
 
