@@ -11,8 +11,8 @@ import pytest
 import urllib3
 
 from posos_jwt._cli import main
-from posos_jwt.testing import Fault, GoogleStandIn
-from tests.support import KEYS, SECRET_PATTERN
+from posos_jwt.testing import Fault, GoogleStandIn, write_key_file
+from tests.support import KEYS, SECRET_PATTERN, fixture_bytes
 
 
 @pytest.fixture(autouse=True)
@@ -170,6 +170,54 @@ def test_failure_exit_codes(
     assert status == code
     assert out == ""
     assert text in err
+    assert_one_line_error(err)
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "text"),
+    [
+        ("invalid_grant_signature.json", 400, "Invalid JWT Signature."),
+        ("invalid_grant_account_not_found.json", 400, "account not found"),
+        ("invalid_grant_short_lived.json", 400, "short-lived token"),
+        ("invalid_scope.json", 400, "invalid_scope"),
+        ("unsupported_grant_type.json", 400, "unsupported_grant_type"),
+        ("disabled_client.json", 401, "disabled_client"),
+        ("internal_failure.json", 500, "internal_failure"),
+        ("html_502.html", 502, "HTTP 502"),
+        ("html_503.html", 503, "HTTP 503"),
+        ("access_token_only.json", 200, "without an id_token"),
+    ],
+)
+def test_replayed_response_exit_4(
+    standin: GoogleStandIn,
+    key_file: Path,
+    name: str,
+    status: int,
+    text: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    body = fixture_bytes("token_endpoint", name)
+    kind = "text/html" if name.endswith(".html") else "application/json"
+    standin.push_fault("token", Fault(status=status, body=body, content_type=kind))
+    code, out, err = run(token_args(standin, key_file), capsys)
+    assert code == 4
+    assert out == ""
+    assert text in err
+    assert_one_line_error(err)
+
+
+@pytest.mark.parametrize("field", ["client_email", "private_key_id", "private_key"])
+def test_missing_field_exit_3(
+    account: dict[str, str],
+    tmp_path: Path,
+    field: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    info = {name: value for name, value in account.items() if name != field}
+    path = write_key_file(tmp_path, info)
+    code, _, err = run(["check-key", "--key-file", str(path)], capsys)
+    assert code == 3
+    assert f"missing field '{field}'" in err
     assert_one_line_error(err)
 
 
