@@ -20,6 +20,11 @@ import jwt
 
 from ._errors import TokenCheckError
 
+MAX_EXPIRY_AHEAD: Final = 24 * 3600
+"""Seconds after now beyond which an ``exp`` is rejected. Google issues
+one-hour ID tokens, so an expiry a day ahead means a wrong server or a wrong
+clock, and caching such a token would keep it past its real life."""
+
 CLOCK_LEEWAY: Final = 60
 """Seconds by which the token's ``iat`` may lie in the future: clocks of
 well-run machines agree within this, and Google issues ``iat`` from its own."""
@@ -118,10 +123,14 @@ def check_id_token(
 
 
 def _is_number(value: object) -> TypeGuard[float]:
-    # Python's json module accepts NaN and Infinity, so finiteness is checked.
+    # Python's json module accepts NaN, Infinity and integers of any size, so
+    # the value is checked to be finite and to fit in a float.
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
-    return math.isfinite(value)
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _check_expiry(claims: Mapping[str, Any], now: float) -> int:
@@ -133,6 +142,15 @@ def _check_expiry(claims: Mapping[str, Any], now: float) -> int:
             claim="exp",
             expected="a number",
             actual=_show(expiry),
+        )
+    if expiry > now + MAX_EXPIRY_AHEAD:
+        raise TokenCheckError(
+            f"the returned ID token expires at {format_utc(expiry)}, more than "
+            f"{MAX_EXPIRY_AHEAD // 3600} hours from now ({format_utc(now)}): "
+            "check the token endpoint URL and this machine's clock",
+            claim="exp",
+            expected=f"at most {format_utc(now + MAX_EXPIRY_AHEAD)}",
+            actual=format_utc(expiry),
         )
     if expiry <= now:
         raise TokenCheckError(
@@ -169,9 +187,9 @@ def _check_issued_at(claims: Mapping[str, Any], now: float, leeway: float) -> No
 
 def _check_audience(claims: Mapping[str, Any], audience: str) -> None:
     actual = claims.get("aud")
-    # RFC 7519 section 4.1.3 allows a list; Google sends one string.
-    matches = actual == audience or (isinstance(actual, list) and audience in actual)
-    if not matches:
+    # RFC 7519 section 4.1.3 allows a list, but Google's ID tokens carry one
+    # string, so a list means the token was meant for more than this client.
+    if not isinstance(actual, str) or actual != audience:
         raise TokenCheckError(
             f"the returned ID token is for audience {_show(actual)}, not the "
             f"client ID {audience!r} that was requested: check the token "
@@ -204,6 +222,6 @@ def format_utc(epoch: float) -> str:
     """Format epoch seconds as an ISO 8601 UTC time, or as a number if out of range."""
     try:
         moment = datetime.datetime.fromtimestamp(epoch, tz=datetime.UTC)
-    except (OverflowError, OSError, ValueError):
+    except (OverflowError, OSError, ValueError, TypeError):
         return f"{epoch:g} (epoch seconds)"
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

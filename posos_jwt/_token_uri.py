@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import re
 from typing import Final
 from urllib.parse import SplitResult, urlsplit
 
@@ -86,17 +87,47 @@ def _check_override(uri: str) -> str:
 def _check_key_file_uri(uri: str, universe_domain: str, key_path: str | None) -> str:
     where = f"key file {key_path}" if key_path else "service-account key"
     parts = _split(uri, f"token_uri in {where}")
-    allowed = GOOGLE_TOKEN_HOSTS | {f"oauth2.{universe_domain}"}
+    allowed = set(GOOGLE_TOKEN_HOSTS)
+    if _is_universe_domain(universe_domain):
+        allowed.add(f"oauth2.{universe_domain}")
     on_google = parts.hostname in allowed and parts.port in (None, 443)
     if parts.scheme != "https" or not on_google:
         raise ConfigurationError(
             f"{where}: token_uri {safe_url(uri)} is not a Google token endpoint "
             f"(https on {', '.join(sorted(allowed))}); {_OVERRIDE_HINT}"
         )
+    if parts.hostname not in GOOGLE_TOKEN_HOSTS:
+        # The key file names both the universe and the host, so a host outside
+        # public Google Cloud is accepted on the key file's word alone: an
+        # operator must be able to see that in the log.
+        logger.warning(
+            "%s: using token endpoint %s of universe %s, not of googleapis.com",
+            where,
+            safe_url(uri),
+            universe_domain,
+        )
     return uri
 
 
+_DNS_LABEL: Final = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def _is_universe_domain(domain: str) -> bool:
+    """Tell whether ``domain`` can be a universe: a lower-case DNS name of at
+    least two labels that is not an IP address."""
+    labels = domain.split(".")
+    if len(labels) < 2 or not all(_DNS_LABEL.match(label) for label in labels):
+        return False
+    return not labels[-1].isdigit()
+
+
 def _split(uri: str, what: str) -> SplitResult:
+    # urlsplit silently drops tabs and line breaks and strips leading spaces,
+    # so without this check the URL that was checked would not be the URL sent.
+    if any(ord(char) <= 0x20 or ord(char) == 0x7F for char in uri):
+        raise ConfigurationError(
+            f"{what} {uri!r} contains a space or a control character: remove it"
+        )
     try:
         parts = urlsplit(uri)
         port = parts.port

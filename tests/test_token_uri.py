@@ -59,6 +59,38 @@ def test_key_file_uri_not_http() -> None:
         resolve_token_uri("ftp://oauth2.googleapis.com/t", universe_domain="x")
 
 
+@pytest.mark.parametrize(
+    "domain", ["com", "127.0.0.1", "Evil.Example", "-bad.example", "a..b", ""]
+)
+def test_invalid_universe_domain_ignored(domain: str) -> None:
+    with pytest.raises(ConfigurationError, match="not a Google token endpoint"):
+        resolve_token_uri(f"https://oauth2.{domain}/token", universe_domain=domain)
+
+
+def test_other_universe_warns(caplog: pytest.LogCaptureFixture) -> None:
+    uri = "https://oauth2.example-universe.goog/token"
+    resolve_token_uri(uri, universe_domain="example-universe.goog")
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "example-universe.goog" in warnings[0]
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "https://oauth2.googleapis.com\t/token",
+        "https://oauth2.googleapis.com/to\nken",
+        " https://oauth2.googleapis.com/token",
+        "https://oauth2.googleapis.com/token ",
+    ],
+)
+def test_control_characters_rejected(uri: str) -> None:
+    with pytest.raises(ConfigurationError, match="control character"):
+        resolve_token_uri(uri, universe_domain="googleapis.com")
+    with pytest.raises(ConfigurationError, match="control character"):
+        resolve_token_uri(None, universe_domain="googleapis.com", override=uri)
+
+
 def test_rejection_says_how_to_trust() -> None:
     with pytest.raises(ConfigurationError, match="--token-uri") as info:
         resolve_token_uri(
@@ -96,7 +128,7 @@ def test_override_warns_for_other_host(caplog: pytest.LogCaptureFixture) -> None
         ("http://tokens.example.com/token", "plain http"),
         ("https://user:pw@tokens.example.com/token", "contains credentials"),
         ("https://tokens.example.com/token#x", "fragment"),
-        ("not a url", "not an http"),
+        ("not-a-url", "not an http"),
         ("https://tokens.example.com:99999/token", "not a valid URL"),
     ],
 )

@@ -24,6 +24,15 @@ def add_parser(subparsers: Any) -> None:
         ),
     )
     add_key_file_option(parser)
+    parser.add_argument(
+        "--token-uri",
+        metavar="URL",
+        help=(
+            "token endpoint to check instead of the key file's: any https URL, "
+            "or http on a loopback address (default: $POSOS_JWT_TOKEN_URI, then "
+            "the key file's Google endpoint)"
+        ),
+    )
     parser.set_defaults(run=run)
 
 
@@ -31,7 +40,10 @@ def run(args: argparse.Namespace) -> int:
     """Load the key and print what it contains, except the private key."""
     key = load_key(args.key_file)
     token_uri = resolve_token_uri(
-        key.token_uri, universe_domain=key.universe_domain, key_path=key.path
+        key.token_uri,
+        universe_domain=key.universe_domain,
+        override=args.token_uri,
+        key_path=key.path,
     )
     print(f"key file:        {key.path}")
     print(f"service account: {key.client_email}")
