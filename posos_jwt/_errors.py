@@ -49,8 +49,15 @@ HTML error page, short enough to keep a log line readable."""
 
 
 def excerpt(text: str, limit: int = EXCERPT_LENGTH) -> str:
-    """Shorten ``text`` to one line of at most ``limit`` characters."""
-    one_line = " ".join(text.split())
+    """Shorten ``text`` to one printable line of at most ``limit`` characters.
+
+    Control characters become ``?``, because server text ends up on a
+    terminal, where an escape sequence could rewrite what the user sees.
+    """
+    printable = "".join(
+        char if char.isprintable() or char.isspace() else "?" for char in text
+    )
+    one_line = " ".join(printable.split())
     if len(one_line) <= limit:
         return one_line
     return one_line[: limit - 3] + "..."

@@ -121,3 +121,11 @@ def test_echoed_assertion_in_description_redacted() -> None:
 
 def test_redact_leaves_plain_text() -> None:
     assert redact("Invalid JWT Signature.") == "Invalid JWT Signature."
+
+
+def test_control_characters_replaced() -> None:
+    body = b'{"error": "invalid_grant", "error_description": "\x1b]0;x\x07\x1b[2Jred"}'
+    with pytest.raises(TokenEndpointError) as info:
+        parse_token_response(response(400, body))
+    assert "\x1b" not in str(info.value)
+    assert "\x07" not in str(info.value)
