@@ -29,6 +29,8 @@ from ._errors import (
     KeyFileFormatError,
     KeyFileNotFoundError,
     KeyFileTypeError,
+    MetadataServerError,
+    NoCredentialsError,
     PososJWTError,
     PrivateKeyError,
     RequestTimeoutError,
@@ -40,6 +42,7 @@ from ._errors import (
 from ._fetch import fetch_id_token
 from ._idtoken import IDToken
 from ._keyfile import ServiceAccountKey
+from ._self_signed import SELF_SIGNED_LIFETIME, SelfSignedCredentials
 from ._token_uri import DEFAULT_TOKEN_URI
 from ._transport import DEFAULT_TIMEOUT
 
@@ -51,6 +54,7 @@ __all__ = [
     "DEFAULT_TOKEN_URI",
     "GOOGLE_TOKEN_AUDIENCE",
     "REFRESH_MARGIN",
+    "SELF_SIGNED_LIFETIME",
     "ConfigurationError",
     "Credentials",
     "IDToken",
@@ -60,9 +64,12 @@ __all__ = [
     "KeyFileFormatError",
     "KeyFileNotFoundError",
     "KeyFileTypeError",
+    "MetadataServerError",
+    "NoCredentialsError",
     "PososJWTError",
     "PrivateKeyError",
     "RequestTimeoutError",
+    "SelfSignedCredentials",
     "ServiceAccountKey",
     "TLSError",
     "TokenCheckError",

@@ -6,8 +6,13 @@ import argparse
 import json
 from typing import Any
 
-from .. import IDToken, IDTokenCredentials, ServiceAccountKey
-from ._common import add_key_file_option, add_network_options, client_id_from
+from .. import IDToken, IDTokenCredentials, SelfSignedCredentials, ServiceAccountKey
+from ._common import (
+    UsageError,
+    add_key_file_option,
+    add_network_options,
+    client_id_from,
+)
 
 
 def add_parser(subparsers: Any) -> None:
@@ -32,11 +37,55 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="print a JSON object with the token, its expiry and its claims",
     )
+    parser.add_argument(
+        "--self-signed",
+        action="store_true",
+        help=(
+            "sign a JWT for --url with the key itself, with no request to "
+            "Google; works only if the IAP in front of the API accepts "
+            "service-account JWTs"
+        ),
+    )
+    parser.add_argument(
+        "--url",
+        metavar="URL",
+        help=(
+            "with --self-signed: the https URL of the API behind IAP, or a "
+            "prefix ending with '/*' that covers every path under it"
+        ),
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Fetch the token and print it."""
+    """Fetch or sign the token and print it."""
+    if args.self_signed:
+        token = self_signed_token(args)
+    elif args.url is not None:
+        raise UsageError("--url is used only with --self-signed")
+    else:
+        token = fetched_token(args)
+    print(token_json(token) if args.json else token.value)
+    return 0
+
+
+def self_signed_token(args: argparse.Namespace) -> IDToken:
+    """Sign a JWT for ``--url`` with the key, without contacting Google."""
+    if args.url is None:
+        raise UsageError(
+            "--self-signed needs --url: the https URL of the API behind IAP, or "
+            "a prefix ending with '/*'"
+        )
+    if args.client_id is not None:
+        raise UsageError(
+            "--self-signed signs for --url, not for a client ID: drop --client-id"
+        )
+    key = load_key(args.key_file)
+    return SelfSignedCredentials(key, audience=args.url).get_id_token()
+
+
+def fetched_token(args: argparse.Namespace) -> IDToken:
+    """Fetch a Google-signed ID token for the client ID."""
     client_id = client_id_from(args)
     key = load_key(args.key_file)
     credentials = IDTokenCredentials(
@@ -46,9 +95,7 @@ def run(args: argparse.Namespace) -> int:
         ca_bundle=args.ca_bundle,
         timeout=args.timeout,
     )
-    token = credentials.get_id_token()
-    print(token_json(token) if args.json else token.value)
-    return 0
+    return credentials.get_id_token()
 
 
 def load_key(key_file: str | None) -> ServiceAccountKey:

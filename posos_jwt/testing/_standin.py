@@ -91,6 +91,8 @@ class GoogleStandIn:
         clock_offset: Seconds added to ``time.time()`` for everything the
             stand-in does: checking ``iat`` and ``exp``, issuing tokens, and the
             ``Date`` header. The TLS certificates follow the real clock.
+        accept_self_signed_jwts: Whether IAP accepts JWTs that a registered
+            service account signed with its own key, as well as ID tokens.
     """
 
     def __init__(
@@ -108,6 +110,7 @@ class GoogleStandIn:
         self.iap_client_id = iap_client_id
         self.token_lifetime = token_lifetime
         self.clock_offset = 0.0
+        self.accept_self_signed_jwts = True
         self._accounts = AccountRegistry()
         self._faults = FaultQueues()
         self._log = RequestLog()
@@ -456,8 +459,13 @@ class GoogleStandIn:
             )
             return handle_token_request(request, context)
         if route == "api":
+            accounts = self._accounts if self.accept_self_signed_jwts else None
             iap = IapContext(
-                self._signer, self.iap_client_id, self.now(), self._last_base_url
+                self._signer,
+                self.iap_client_id,
+                self.now(),
+                self._last_base_url,
+                accounts,
             )
             response, record = handle_api_request(request, iap)
             self._log.add_api_request(record)
