@@ -22,6 +22,7 @@ import logging
 
 from ._assertion import ASSERTION_LIFETIME, GOOGLE_TOKEN_AUDIENCE, build_assertion
 from ._credentials import REFRESH_MARGIN, Credentials, IDTokenCredentials
+from ._discovery import find_credentials
 from ._errors import (
     ConfigurationError,
     KeyFileError,
@@ -42,6 +43,7 @@ from ._errors import (
 from ._fetch import fetch_id_token
 from ._idtoken import IDToken
 from ._keyfile import ServiceAccountKey
+from ._metadata import METADATA_TIMEOUT, MetadataCredentials
 from ._self_signed import SELF_SIGNED_LIFETIME, SelfSignedCredentials
 from ._token_uri import DEFAULT_TOKEN_URI
 from ._transport import DEFAULT_TIMEOUT
@@ -53,6 +55,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "DEFAULT_TOKEN_URI",
     "GOOGLE_TOKEN_AUDIENCE",
+    "METADATA_TIMEOUT",
     "REFRESH_MARGIN",
     "SELF_SIGNED_LIFETIME",
     "ConfigurationError",
@@ -64,6 +67,7 @@ __all__ = [
     "KeyFileFormatError",
     "KeyFileNotFoundError",
     "KeyFileTypeError",
+    "MetadataCredentials",
     "MetadataServerError",
     "NoCredentialsError",
     "PososJWTError",
@@ -78,6 +82,7 @@ __all__ = [
     "__version__",
     "build_assertion",
     "fetch_id_token",
+    "find_credentials",
 ]
 
 # A library adds no handler of its own: the application decides where log

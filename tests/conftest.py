@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,3 +57,18 @@ def no_secret_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
             continue
         message = record.getMessage()
         assert not SECRET_PATTERN.search(message), f"secret in log: {record.name}"
+
+
+@pytest.fixture(autouse=True)
+def no_metadata_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point GCE_METADATA_HOST at a closed loopback port in every test.
+
+    Discovery probes the metadata server when no key file is set, and no test
+    may send that probe to metadata.google.internal.
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # The port is closed again, so a probe sent there is refused at once.
+    monkeypatch.setenv("GCE_METADATA_HOST", f"127.0.0.1:{port}")
+    monkeypatch.delenv("GCE_METADATA_ROOT", raising=False)

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from .. import IDToken, IDTokenCredentials, SelfSignedCredentials, ServiceAccountKey
+from .. import IDToken, SelfSignedCredentials, ServiceAccountKey, find_credentials
 from ._common import (
     UsageError,
     add_key_file_option,
@@ -22,7 +22,9 @@ def add_parser(subparsers: Any) -> None:
         help="print an ID token for the client ID",
         description=(
             "Fetch a Google-signed ID token for the client ID and print it, "
-            "followed by a newline."
+            "followed by a newline. Without --key-file, the key file named by "
+            "GOOGLE_APPLICATION_CREDENTIALS is used, or else the metadata server "
+            "of Google Cloud (GCE_METADATA_HOST replaces its host)."
         ),
     )
     add_key_file_option(parser)
@@ -85,12 +87,15 @@ def self_signed_token(args: argparse.Namespace) -> IDToken:
 
 
 def fetched_token(args: argparse.Namespace) -> IDToken:
-    """Fetch a Google-signed ID token for the client ID."""
+    """Fetch a Google-signed ID token for the client ID.
+
+    The credentials come from ``--key-file``, else the file named by
+    ``GOOGLE_APPLICATION_CREDENTIALS``, else the metadata server.
+    """
     client_id = client_id_from(args)
-    key = load_key(args.key_file)
-    credentials = IDTokenCredentials(
-        key,
+    credentials = find_credentials(
         client_id,
+        args.key_file,
         token_uri=args.token_uri,
         ca_bundle=args.ca_bundle,
         timeout=args.timeout,

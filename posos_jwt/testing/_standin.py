@@ -422,6 +422,18 @@ class GoogleStandIn:
         claims = build_id_token_claims(account, audience, self.now(), lifetime)
         return self._signer.sign(apply_claim_overrides(claims, extra_claims))
 
+    def sign_claims(self, claims: Mapping[str, object]) -> str:
+        """Sign claims exactly as given with the ID-token signing key.
+
+        Args:
+            claims: The whole payload, for example one that Google's metadata
+                server issues without ``email``.
+
+        Returns:
+            The signed token.
+        """
+        return self._signer.sign(claims)
+
     # Request handling, called by the server in its handler threads
 
     def _respond(self, request: Request) -> Response | None:
