@@ -42,6 +42,7 @@ from ._errors import (
 )
 from ._fetch import fetch_id_token
 from ._idtoken import IDToken
+from ._impersonated import DEFAULT_IAM_ENDPOINT, AccessToken, ImpersonatedCredentials
 from ._keyfile import ServiceAccountKey
 from ._metadata import METADATA_TIMEOUT, MetadataCredentials
 from ._self_signed import SELF_SIGNED_LIFETIME, SelfSignedCredentials
@@ -52,16 +53,19 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ASSERTION_LIFETIME",
+    "DEFAULT_IAM_ENDPOINT",
     "DEFAULT_TIMEOUT",
     "DEFAULT_TOKEN_URI",
     "GOOGLE_TOKEN_AUDIENCE",
     "METADATA_TIMEOUT",
     "REFRESH_MARGIN",
     "SELF_SIGNED_LIFETIME",
+    "AccessToken",
     "ConfigurationError",
     "Credentials",
     "IDToken",
     "IDTokenCredentials",
+    "ImpersonatedCredentials",
     "KeyFileError",
     "KeyFileFieldError",
     "KeyFileFormatError",

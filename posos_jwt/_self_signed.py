@@ -150,10 +150,12 @@ class SelfSignedCredentials(Credentials):
     Args:
         key: The service-account key that signs.
         audience: The fixed audience, or ``None`` for per-URL mode.
+        max_audiences: In per-URL mode, how many audiences' JWTs to keep.
         clock: The clock to read, replaceable in tests.
 
     Raises:
-        ConfigurationError: ``audience`` is not an https URL.
+        ConfigurationError: ``audience`` is not an https URL, or
+            ``max_audiences`` is not positive.
     """
 
     def __init__(
@@ -161,12 +163,18 @@ class SelfSignedCredentials(Credentials):
         key: ServiceAccountKey,
         *,
         audience: str | None = None,
+        max_audiences: int = MAX_CACHED_AUDIENCES,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        if max_audiences < 1:
+            raise ConfigurationError(
+                f"max_audiences must be 1 or more, not {max_audiences}"
+            )
         fixed = None if audience is None else audience_for_url(audience)
         super().__init__(fixed or PER_URL_AUDIENCE, clock=clock)
         self._key = key
         self._audience = fixed
+        self._max_audiences = max_audiences
         self._per_url_lock = threading.Lock()
         self._per_url: collections.OrderedDict[str, SelfSignedCredentials] = (
             collections.OrderedDict()
@@ -223,7 +231,7 @@ class SelfSignedCredentials(Credentials):
                     self._key, audience=audience, clock=self._clock
                 )
                 self._per_url[audience] = credentials
-                if len(self._per_url) > MAX_CACHED_AUDIENCES:
+                if len(self._per_url) > self._max_audiences:
                     self._per_url.popitem(last=False)
             else:
                 self._per_url.move_to_end(audience)

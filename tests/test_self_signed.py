@@ -16,7 +16,7 @@ from posos_jwt import (
     ServiceAccountKey,
 )
 from posos_jwt._cli import main
-from posos_jwt._self_signed import MAX_CACHED_AUDIENCES, audience_for_url
+from posos_jwt._self_signed import audience_for_url
 from posos_jwt.testing import GoogleStandIn
 from tests.clocks import ShiftedClock
 from tests.support import SECRET_PATTERN
@@ -146,9 +146,9 @@ def test_cache_signs_again_near_expiry(key: ServiceAccountKey) -> None:
 
 
 def test_cache_bounded(key: ServiceAccountKey) -> None:
-    credentials = SelfSignedCredentials(key)
+    credentials = SelfSignedCredentials(key, max_audiences=4)
     first = credentials.get_token_for_url("https://api.example.com/0")
-    for number in range(1, MAX_CACHED_AUDIENCES + 1):
+    for number in range(1, 5):
         credentials.get_token_for_url(f"https://api.example.com/{number}")
     # The first audience was the least recently used, so it was dropped and
     # signed again. iat has one-second resolution, so the new JWT may have the
@@ -297,3 +297,8 @@ def test_cli_self_signed_bad_url(
     err = capsys.readouterr().err
     assert code == 3
     assert err.startswith("posos-jwt: error: URL 'http://api.example.com/' is not")
+
+
+def test_max_audiences_positive(key: ServiceAccountKey) -> None:
+    with pytest.raises(ConfigurationError, match="max_audiences must be 1 or more"):
+        SelfSignedCredentials(key, max_audiences=0)

@@ -6,7 +6,13 @@ import argparse
 import json
 from typing import Any
 
-from .. import IDToken, SelfSignedCredentials, ServiceAccountKey, find_credentials
+from .. import (
+    DEFAULT_IAM_ENDPOINT,
+    IDToken,
+    SelfSignedCredentials,
+    ServiceAccountKey,
+    find_credentials,
+)
 from ._common import (
     UsageError,
     add_key_file_option,
@@ -38,6 +44,24 @@ def add_parser(subparsers: Any) -> None:
         "--json",
         action="store_true",
         help="print a JSON object with the token, its expiry and its claims",
+    )
+    parser.add_argument(
+        "--impersonate",
+        metavar="EMAIL",
+        help=(
+            "get the ID token for this service account from the IAM Credentials "
+            "API; the key file or the metadata server account must have "
+            "roles/iam.serviceAccountOpenIdTokenCreator on it"
+        ),
+    )
+    parser.add_argument(
+        "--iam-endpoint",
+        metavar="URL",
+        default=DEFAULT_IAM_ENDPOINT,
+        help=(
+            "with --impersonate: root URL of the IAM Credentials API, any https "
+            f"URL or http on a loopback address (default: {DEFAULT_IAM_ENDPOINT})"
+        ),
     )
     parser.add_argument(
         "--self-signed",
@@ -82,6 +106,10 @@ def self_signed_token(args: argparse.Namespace) -> IDToken:
         raise UsageError(
             "--self-signed signs for --url, not for a client ID: drop --client-id"
         )
+    if args.impersonate is not None:
+        raise UsageError(
+            "--self-signed signs with the key's own account: drop --impersonate"
+        )
     key = load_key(args.key_file)
     return SelfSignedCredentials(key, audience=args.url).get_id_token()
 
@@ -99,6 +127,8 @@ def fetched_token(args: argparse.Namespace) -> IDToken:
         token_uri=args.token_uri,
         ca_bundle=args.ca_bundle,
         timeout=args.timeout,
+        impersonate=args.impersonate,
+        iam_endpoint=args.iam_endpoint,
     )
     return credentials.get_id_token()
 

@@ -12,14 +12,13 @@ tokens signed by a :class:`GoogleStandIn`'s key, so its IAP accepts them.
 from __future__ import annotations
 
 import http.server
+import json
 import logging
 import threading
 import urllib.parse
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
-
-import jwt
 
 if TYPE_CHECKING:
     from posos_jwt.testing._standin import GoogleStandIn
@@ -40,6 +39,12 @@ IDENTITY_PATH: Final = ACCOUNT_PATH + "/identity"
 
 EMAIL_PATH: Final = ACCOUNT_PATH + "/email"
 """Path that returns the default service account's email as text."""
+
+ACCESS_TOKEN_PATH: Final = ACCOUNT_PATH + "/token"
+"""Path that issues OAuth access tokens for the default service account."""
+
+ACCESS_TOKEN_LIFETIME: Final = 3599
+"""The ``expires_in`` of the access tokens, in seconds, as Google sends it."""
 
 ROOT_LISTING: Final = b"computeMetadata/\n"
 """Body of ``GET /``, the path that clients probe to find the server."""
@@ -176,26 +181,34 @@ class MetadataServer:
         if path == "/":
             return 200, ROOT_LISTING, "application/text"
         email = self.service_account_email
-        if path in (IDENTITY_PATH, EMAIL_PATH) and email is None:
+        if path in (IDENTITY_PATH, EMAIL_PATH, ACCESS_TOKEN_PATH) and email is None:
             body = b"No service account is attached to this workload\n"
             return 404, body, "text/html"
         if path == EMAIL_PATH and email is not None:
             return 200, email.encode("utf-8"), "application/text"
         if path == IDENTITY_PATH and email is not None:
             return self._identity(query, email)
+        if path == ACCESS_TOKEN_PATH and email is not None:
+            return self._access_token(email)
         return 404, b"Not found\n", "text/html"
 
     def _identity(self, query: dict[str, str], email: str) -> tuple[int, bytes, str]:
         audience = query.get("audience", "")
         if not audience:
             return 400, b"non-empty audience parameter required\n", "text/plain"
-        token = self._standin.issue_id_token(audience, email)
-        if query.get("format") != "full":
-            claims = jwt.decode(token, options={"verify_signature": False})
-            claims.pop("email", None)
-            claims.pop("email_verified", None)
-            token = self._standin.sign_claims(claims)
+        if query.get("format") == "full":
+            token = self._standin.issue_id_token(audience, email)
+        else:
+            token = self._standin.issue_id_token_without_email(audience, email)
         return 200, token.encode("ascii"), "text/html"
+
+    def _access_token(self, email: str) -> tuple[int, bytes, str]:
+        payload = {
+            "access_token": self._standin.issue_access_token(email),
+            "expires_in": ACCESS_TOKEN_LIFETIME,
+            "token_type": "Bearer",
+        }
+        return 200, json.dumps(payload).encode("utf-8"), "application/json"
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
