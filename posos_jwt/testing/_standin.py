@@ -370,7 +370,7 @@ class GoogleStandIn:
         Faults on a route are used first in, first out, one per request.
 
         Args:
-            route: "token", "api" or "certs".
+            route: "token", "api", "certs" or "iam".
             fault: The fault.
 
         Raises:
@@ -387,7 +387,7 @@ class GoogleStandIn:
         """Return the number of requests received on a route, faulted ones included.
 
         Raises:
-            ValueError: If the route is not "token", "api" or "certs".
+            ValueError: If the route is not "token", "api", "certs" or "iam".
         """
         return self._log.count(route)
 
