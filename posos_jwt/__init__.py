@@ -22,6 +22,7 @@ import logging
 
 from ._assertion import ASSERTION_LIFETIME, GOOGLE_TOKEN_AUDIENCE, build_assertion
 from ._credentials import REFRESH_MARGIN, Credentials, IDTokenCredentials
+from ._discovery import find_credentials
 from ._errors import (
     ConfigurationError,
     KeyFileError,
@@ -29,6 +30,8 @@ from ._errors import (
     KeyFileFormatError,
     KeyFileNotFoundError,
     KeyFileTypeError,
+    MetadataServerError,
+    NoCredentialsError,
     PososJWTError,
     PrivateKeyError,
     RequestTimeoutError,
@@ -39,7 +42,10 @@ from ._errors import (
 )
 from ._fetch import fetch_id_token
 from ._idtoken import IDToken
+from ._impersonated import DEFAULT_IAM_ENDPOINT, AccessToken, ImpersonatedCredentials
 from ._keyfile import ServiceAccountKey
+from ._metadata import METADATA_TIMEOUT, MetadataCredentials
+from ._self_signed import SELF_SIGNED_LIFETIME, SelfSignedCredentials
 from ._token_uri import DEFAULT_TOKEN_URI
 from ._transport import DEFAULT_TIMEOUT
 
@@ -47,22 +53,31 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ASSERTION_LIFETIME",
+    "DEFAULT_IAM_ENDPOINT",
     "DEFAULT_TIMEOUT",
     "DEFAULT_TOKEN_URI",
     "GOOGLE_TOKEN_AUDIENCE",
+    "METADATA_TIMEOUT",
     "REFRESH_MARGIN",
+    "SELF_SIGNED_LIFETIME",
+    "AccessToken",
     "ConfigurationError",
     "Credentials",
     "IDToken",
     "IDTokenCredentials",
+    "ImpersonatedCredentials",
     "KeyFileError",
     "KeyFileFieldError",
     "KeyFileFormatError",
     "KeyFileNotFoundError",
     "KeyFileTypeError",
+    "MetadataCredentials",
+    "MetadataServerError",
+    "NoCredentialsError",
     "PososJWTError",
     "PrivateKeyError",
     "RequestTimeoutError",
+    "SelfSignedCredentials",
     "ServiceAccountKey",
     "TLSError",
     "TokenCheckError",
@@ -71,6 +86,7 @@ __all__ = [
     "__version__",
     "build_assertion",
     "fetch_id_token",
+    "find_credentials",
 ]
 
 # A library adds no handler of its own: the application decides where log

@@ -6,13 +6,15 @@ and the command line maps each base to one exit code::
 
     PososJWTError
     ├── ConfigurationError (ValueError)           exit 3
-    │   └── KeyFileError
-    │       ├── KeyFileNotFoundError
-    │       ├── KeyFileFormatError                invalid JSON
-    │       ├── KeyFileTypeError                  not a service-account key
-    │       ├── KeyFileFieldError                 missing or empty field
-    │       └── PrivateKeyError                   not a usable RSA key
+    │   ├── KeyFileError
+    │   │   ├── KeyFileNotFoundError
+    │   │   ├── KeyFileFormatError                invalid JSON
+    │   │   ├── KeyFileTypeError                  not a service-account key
+    │   │   ├── KeyFileFieldError                 missing or empty field
+    │   │   └── PrivateKeyError                   not a usable RSA key
+    │   └── NoCredentialsError                    no credentials source works
     ├── TokenEndpointError                        exit 4
+    │   └── MetadataServerError                   not the metadata server, or error
     ├── TransportError                            exit 5
     │   ├── TLSError
     │   └── RequestTimeoutError
@@ -34,6 +36,8 @@ __all__ = [
     "KeyFileFormatError",
     "KeyFileNotFoundError",
     "KeyFileTypeError",
+    "MetadataServerError",
+    "NoCredentialsError",
     "PososJWTError",
     "PrivateKeyError",
     "RequestTimeoutError",
@@ -155,6 +159,24 @@ class PrivateKeyError(KeyFileError):
         super().__init__(message, path=path)
 
 
+class NoCredentialsError(ConfigurationError):
+    """No source of credentials was configured or reachable.
+
+    Attributes:
+        attempts: Each source tried, in order, as ``(source, reason)`` pairs.
+            Neither part contains a secret.
+    """
+
+    def __init__(self, attempts: tuple[tuple[str, str], ...]) -> None:
+        self.attempts = attempts
+        tried = "; ".join(f"{source}: {reason}" for source, reason in attempts)
+        super().__init__(
+            f"no credentials found (tried {tried}): pass a service-account key "
+            "file, set GOOGLE_APPLICATION_CREDENTIALS, or run on Google Cloud "
+            "with a service account attached"
+        )
+
+
 class TokenEndpointError(PososJWTError):
     """The token endpoint rejected the request or returned an unusable answer.
 
@@ -181,6 +203,20 @@ class TokenEndpointError(PososJWTError):
         self.error_description = error_description
         self.retryable = retryable
         super().__init__(message)
+
+
+class MetadataServerError(TokenEndpointError):
+    """The metadata server returned an error, or the host is not a metadata server.
+
+    Attributes:
+        host: The metadata server's ``host[:port]``.
+    """
+
+    def __init__(
+        self, message: str, *, host: str, status: int, retryable: bool = False
+    ) -> None:
+        self.host = host
+        super().__init__(message, status=status, retryable=retryable)
 
 
 class TransportError(PososJWTError):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 
-from ._credentials import IDTokenCredentials
-from ._keyfile import ServiceAccountKey
+from ._discovery import find_credentials
 from ._transport import DEFAULT_TIMEOUT
 
 
@@ -17,7 +16,7 @@ def fetch_id_token(
     ca_bundle: str | os.PathLike[str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> str:
-    """Fetch a Google-signed ID token for ``client_id`` with a service-account key.
+    """Fetch a Google-signed ID token for ``client_id``.
 
     This replaces google-auth's ``id_token.fetch_id_token(Request(), client_id)``.
     Each call fetches a new token: a program that calls an API repeatedly
@@ -25,8 +24,9 @@ def fetch_id_token(
 
     Args:
         client_id: The OAuth client ID of the IAP resource (the audience).
-        key_file: The service-account key file. Defaults to the file named by
-            ``GOOGLE_APPLICATION_CREDENTIALS``.
+        key_file: The service-account key file. Without it, the file named by
+            ``GOOGLE_APPLICATION_CREDENTIALS`` is used, or else the metadata
+            server of Google Cloud, as :func:`find_credentials` does.
         token_uri: The token endpoint, overriding the key file's.
         ca_bundle: A PEM file of CA certificates to trust instead of the
             system's.
@@ -36,10 +36,12 @@ def fetch_id_token(
         The ID token, a compact JWT. It is a bearer credential: never log it.
 
     Raises:
-        ConfigurationError: No key file is given or set, or an argument is
-            invalid.
+        NoCredentialsError: No key file is given or set, and no metadata
+            server answered.
+        ConfigurationError: An argument is invalid.
         KeyFileError: The key file cannot be used.
-        TokenEndpointError: The token endpoint rejected the request.
+        TokenEndpointError: The token endpoint or the metadata server rejected
+            the request.
         TransportError: The request failed below HTTP.
         TokenCheckError: The returned token failed its checks.
 
@@ -51,11 +53,7 @@ def fetch_id_token(
             "1234-abc.apps.googleusercontent.com", "posos-key.json"
         )
     """
-    if key_file is None:
-        key = ServiceAccountKey.from_environment()
-    else:
-        key = ServiceAccountKey.from_file(key_file)
-    credentials = IDTokenCredentials(
-        key, client_id, token_uri=token_uri, ca_bundle=ca_bundle, timeout=timeout
+    credentials = find_credentials(
+        client_id, key_file, token_uri=token_uri, ca_bundle=ca_bundle, timeout=timeout
     )
     return credentials.refresh().value

@@ -195,6 +195,14 @@ def transport_error(exc: HTTPError, host: str, timeout: float) -> TransportError
             f"({_ssl_reason(exc)}): {CA_BUNDLE_HINT}",
             host=host,
         )
+    # urllib3 2 derives NewConnectionError (connection refused, no route,
+    # unknown host) from ConnectTimeoutError, so it is tested first.
+    if isinstance(exc, NewConnectionError):
+        return TransportError(
+            f"cannot connect to {host} ({_os_reason(exc)}): check the host name, "
+            "the network and any proxy",
+            host=host,
+        )
     if isinstance(exc, ConnectTimeoutError | ReadTimeoutError):
         if isinstance(exc, ConnectTimeoutError):
             step = "connecting to"
@@ -205,12 +213,6 @@ def transport_error(exc: HTTPError, host: str, timeout: float) -> TransportError
             "or the proxy, or raise the timeout (timeout=, --timeout)",
             host=host,
             timeout=timeout,
-        )
-    if isinstance(exc, NewConnectionError):
-        return TransportError(
-            f"cannot connect to {host} ({_os_reason(exc)}): check the host name, "
-            "the network and any proxy",
-            host=host,
         )
     if isinstance(exc, ProtocolError):
         return TransportError(

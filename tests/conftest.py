@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,3 +68,18 @@ def _remove_cli_handlers() -> None:
     for handler in list(package_logger.handlers):
         if not isinstance(handler, logging.NullHandler):
             package_logger.removeHandler(handler)
+
+
+@pytest.fixture(autouse=True)
+def no_metadata_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point GCE_METADATA_HOST at a closed loopback port in every test.
+
+    Discovery probes the metadata server when no key file is set, and no test
+    may send that probe to metadata.google.internal.
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # The port is closed again, so a probe sent there is refused at once.
+    monkeypatch.setenv("GCE_METADATA_HOST", f"127.0.0.1:{port}")
+    monkeypatch.delenv("GCE_METADATA_ROOT", raising=False)

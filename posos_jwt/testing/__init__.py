@@ -17,6 +17,7 @@ Example::
 
 from posos_jwt.testing._accounts import write_key_file
 from posos_jwt.testing._faults import Fault
+from posos_jwt.testing._metadata_server import MetadataRequest, MetadataServer
 from posos_jwt.testing._records import ApiRequest, TokenRequest
 from posos_jwt.testing._standin import DEFAULT_IAP_CLIENT_ID, GoogleStandIn
 
@@ -25,6 +26,8 @@ __all__ = [
     "ApiRequest",
     "Fault",
     "GoogleStandIn",
+    "MetadataRequest",
+    "MetadataServer",
     "TokenRequest",
     "write_key_file",
 ]

@@ -8,8 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-ROUTES: Final = ("token", "api", "certs")
-"""Routes that count requests and take faults: POST /token, /api, the two certs."""
+ROUTES: Final = ("token", "api", "certs", "iam")
+"""Routes that count requests and take faults: POST /token, /api, the two certs,
+and the IAM Credentials API's generateIdToken."""
 
 
 @dataclass(frozen=True)

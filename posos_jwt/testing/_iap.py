@@ -2,8 +2,10 @@
 
 IAP takes a bearer token from ``Proxy-Authorization`` if that header is present,
 else from ``Authorization``. It accepts an ID token that Google signed for the
-application's OAuth client id. The echo behind it returns what it received,
-except for the token and every other header value.
+application's OAuth client id. When the stand-in has ``accounts``, it also
+accepts a JWT that a registered service account signed with its own key for the
+request URL. The echo behind it returns what it received, except for the token
+and every other header value.
 """
 
 from __future__ import annotations
@@ -16,7 +18,13 @@ from typing import Any, Final
 
 import jwt
 
+from posos_jwt.testing._accounts import AccountRegistry
 from posos_jwt.testing._http import HTML_CONTENT_TYPE, Request, Response, json_response
+from posos_jwt.testing._iap_self_signed import (
+    SelfSignedJwtError,
+    check_self_signed_jwt,
+    is_service_account_jwt,
+)
 from posos_jwt.testing._records import ApiRequest
 from posos_jwt.testing._signer import IdTokenSigner
 
@@ -68,12 +76,15 @@ class IapContext:
         client_id: The OAuth client id that tokens must name as ``aud``.
         now: The stand-in's clock, in seconds since the epoch.
         base_url: The stand-in's URL, for the sign-in redirect.
+        accounts: The service accounts whose self-signed JWTs IAP accepts, or
+            None to accept Google-signed ID tokens only.
     """
 
     signer: IdTokenSigner
     client_id: str
     now: float
     base_url: str
+    accounts: AccountRegistry | None = None
 
 
 def find_credentials(headers: Mapping[str, str]) -> tuple[str | None, str | None]:
@@ -117,7 +128,7 @@ def handle_api_request(
     if value is None:
         return _without_credentials(request, context), record
     try:
-        claims = _check_token(_bearer_token(value), context)
+        claims = _check_token(_bearer_token(value), context, request.path)
     except CredentialsError as error:
         _LOGGER.debug("IAP rejected %s %s: %s", request.method, request.path, error)
         return rejection(error.reason), record
@@ -167,7 +178,15 @@ def _verify_signature(token: str, signer: IdTokenSigner) -> dict[str, Any]:
         raise CredentialsError("Unable to parse JWT") from None
 
 
-def _check_token(token: str, context: IapContext) -> dict[str, Any]:
+def _check_token(token: str, context: IapContext, path: str) -> dict[str, Any]:
+    accounts = context.accounts
+    if accounts is not None and is_service_account_jwt(token, accounts):
+        try:
+            return check_self_signed_jwt(
+                token, context.base_url + path, accounts, context.now
+            )
+        except SelfSignedJwtError as error:
+            raise CredentialsError(error.reason) from None
     claims = _verify_signature(token, context.signer)
     if claims.get("iss") not in ACCEPTED_ISSUERS:
         raise CredentialsError("JWT issuer is invalid")

@@ -6,6 +6,7 @@ from typing import Final
 
 from posos_jwt.testing._faults import Fault
 from posos_jwt.testing._http import Request, Response, json_response, oauth_error
+from posos_jwt.testing._iam import GENERATE_ID_TOKEN_SUFFIX, IAM_PATH_PREFIX
 from posos_jwt.testing._signer import IdTokenSigner
 
 TOKEN_PATH: Final = "/token"
@@ -25,7 +26,7 @@ CERTS_CACHE_CONTROL: Final = "public, max-age=21600, must-revalidate, no-transfo
 
 
 def route_for(path: str) -> str | None:
-    """Return the route that serves ``path``: "token", "certs", "api" or None.
+    """Return the route that serves ``path``: "token", "certs", "api", "iam" or None.
 
     Args:
         path: The request path without its query string.
@@ -39,6 +40,8 @@ def route_for(path: str) -> str | None:
         return "certs"
     if path == API_PATH or path.startswith(API_PATH + "/"):
         return "api"
+    if path.startswith(IAM_PATH_PREFIX) and path.endswith(GENERATE_ID_TOKEN_SUFFIX):
+        return "iam"
     return None
 
 

@@ -33,6 +33,11 @@ from posos_jwt.testing._accounts import (
 from posos_jwt.testing._ca import TlsFiles, make_server_context, write_tls_files
 from posos_jwt.testing._faults import Fault, FaultQueues
 from posos_jwt.testing._http import Request, Response
+from posos_jwt.testing._iam import (
+    IamContext,
+    handle_generate_id_token,
+    issue_access_token,
+)
 from posos_jwt.testing._iap import IapContext, find_credentials, handle_api_request
 from posos_jwt.testing._records import (
     ApiRequest,
@@ -53,6 +58,7 @@ from posos_jwt.testing._routes import (
 from posos_jwt.testing._server import StandInServer
 from posos_jwt.testing._signer import IdTokenSigner
 from posos_jwt.testing._token_endpoint import (
+    ACCESS_TOKEN_LIFETIME,
     TokenContext,
     apply_claim_overrides,
     build_id_token_claims,
@@ -91,6 +97,8 @@ class GoogleStandIn:
         clock_offset: Seconds added to ``time.time()`` for everything the
             stand-in does: checking ``iat`` and ``exp``, issuing tokens, and the
             ``Date`` header. The TLS certificates follow the real clock.
+        accept_self_signed_jwts: Whether IAP accepts JWTs that a registered
+            service account signed with its own key, as well as ID tokens.
     """
 
     def __init__(
@@ -108,6 +116,9 @@ class GoogleStandIn:
         self.iap_client_id = iap_client_id
         self.token_lifetime = token_lifetime
         self.clock_offset = 0.0
+        self.accept_self_signed_jwts = True
+        self._grants_lock = threading.Lock()
+        self._token_creator_grants: frozenset[tuple[str, str]] = frozenset()
         self._accounts = AccountRegistry()
         self._faults = FaultQueues()
         self._log = RequestLog()
@@ -212,6 +223,11 @@ class GoogleStandIn:
     def api_url(self) -> str:
         """The URL of the IAP-protected echo API. Paths under it work too."""
         return self.base_url + API_PATH
+
+    @property
+    def iam_endpoint(self) -> str:
+        """The root URL of the IAM Credentials API, the server's own URL."""
+        return self.base_url
 
     @property
     def ca_bundle(self) -> str:
@@ -354,7 +370,7 @@ class GoogleStandIn:
         Faults on a route are used first in, first out, one per request.
 
         Args:
-            route: "token", "api" or "certs".
+            route: "token", "api", "certs" or "iam".
             fault: The fault.
 
         Raises:
@@ -371,7 +387,7 @@ class GoogleStandIn:
         """Return the number of requests received on a route, faulted ones included.
 
         Raises:
-            ValueError: If the route is not "token", "api" or "certs".
+            ValueError: If the route is not "token", "api", "certs" or "iam".
         """
         return self._log.count(route)
 
@@ -419,6 +435,46 @@ class GoogleStandIn:
         claims = build_id_token_claims(account, audience, self.now(), lifetime)
         return self._signer.sign(apply_claim_overrides(claims, extra_claims))
 
+    def issue_access_token(self, email: str) -> str:
+        """Issue an OAuth access token for ``email``, as the token endpoint does.
+
+        The IAM Credentials API accepts it until it expires, like Google's.
+        """
+        return issue_access_token(
+            self._signer, email, self.now(), ACCESS_TOKEN_LIFETIME
+        )
+
+    def grant_token_creator(self, source_email: str, target_email: str) -> None:
+        """Grant ``roles/iam.serviceAccountOpenIdTokenCreator`` on the target.
+
+        The source account may then get ID tokens for the target from
+        ``generateIdToken``.
+        """
+        with self._grants_lock:
+            grant = (source_email, target_email)
+            self._token_creator_grants = self._token_creator_grants | {grant}
+
+    def revoke_token_creator(self, source_email: str, target_email: str) -> None:
+        """Remove a grant made by :meth:`grant_token_creator`, if there is one."""
+        with self._grants_lock:
+            grant = (source_email, target_email)
+            self._token_creator_grants = self._token_creator_grants - {grant}
+
+    def issue_id_token_without_email(self, audience: str, email: str) -> str:
+        """Sign an ID token with no ``email`` or ``email_verified`` claim.
+
+        Google issues these when the request does not ask for the email: the
+        metadata server without ``format=full``, and ``generateIdToken``
+        without ``includeEmail``. IAP rejects them.
+        """
+        account = self._accounts.find_account(email) or _unregistered_account(email)
+        claims = build_id_token_claims(
+            account, audience, self.now(), self.token_lifetime
+        )
+        claims.pop("email", None)
+        claims.pop("email_verified", None)
+        return self._signer.sign(claims)
+
     # Request handling, called by the server in its handler threads
 
     def _respond(self, request: Request) -> Response | None:
@@ -456,13 +512,34 @@ class GoogleStandIn:
             )
             return handle_token_request(request, context)
         if route == "api":
+            accounts = self._accounts if self.accept_self_signed_jwts else None
             iap = IapContext(
-                self._signer, self.iap_client_id, self.now(), self._last_base_url
+                self._signer,
+                self.iap_client_id,
+                self.now(),
+                self._last_base_url,
+                accounts,
             )
             response, record = handle_api_request(request, iap)
             self._log.add_api_request(record)
             return response
+        if route == "iam":
+            iam = IamContext(
+                self._signer,
+                self._accounts,
+                self._token_creator_grants,
+                self.now(),
+                self._issue_id_token_for,
+            )
+            return handle_generate_id_token(request, iam)
         return handle_certs_request(request, self._signer)
+
+    def _issue_id_token_for(
+        self, audience: str, email: str, include_email: bool
+    ) -> str:
+        if include_email:
+            return self.issue_id_token(audience, email)
+        return self.issue_id_token_without_email(audience, email)
 
 
 def _unregistered_account(email: str) -> ServiceAccount:

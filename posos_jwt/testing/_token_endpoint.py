@@ -9,7 +9,6 @@ is the status, ``error`` and ``error_description`` that Google sends for it.
 from __future__ import annotations
 
 import logging
-import secrets
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from posos_jwt.testing._accounts import (
 )
 from posos_jwt.testing._faults import Fault
 from posos_jwt.testing._http import Request, Response, json_response, oauth_error
+from posos_jwt.testing._iam import issue_access_token
 from posos_jwt.testing._jwt import decode_unverified, verify_rs256
 from posos_jwt.testing._signer import IdTokenSigner
 
@@ -266,7 +266,10 @@ def _success(
         # Without a target_audience, a scope claim requests an access token.
         scope = claims.get("scope")
         if isinstance(scope, str) and scope.strip():
-            return _access_token_response("ya29.standin." + secrets.token_urlsafe(32))
+            access_token = issue_access_token(
+                context.signer, account.email, context.now, ACCESS_TOKEN_LIFETIME
+            )
+            return _access_token_response(access_token)
         return oauth_error(400, "invalid_scope", INVALID_SCOPE)
     fault = context.fault or Fault()
     if fault.omit_id_token:
