@@ -29,19 +29,39 @@ from ._errors import (
     KeyFileFormatError,
     KeyFileNotFoundError,
     KeyFileTypeError,
+    KeySetError,
+    MalformedTokenError,
     PososJWTError,
     PrivateKeyError,
     RequestTimeoutError,
     TLSError,
+    TokenAlgorithmError,
+    TokenAudienceError,
     TokenCheckError,
     TokenEndpointError,
+    TokenExpiredError,
+    TokenIssuerError,
+    TokenNotYetValidError,
+    TokenSignatureError,
     TransportError,
+    UnknownKeyError,
+    VerificationError,
 )
 from ._fetch import fetch_id_token
 from ._idtoken import IDToken
 from ._keyfile import ServiceAccountKey
+from ._keyset import KeySet
 from ._token_uri import DEFAULT_TOKEN_URI
 from ._transport import DEFAULT_TIMEOUT
+from ._verify import (
+    GOOGLE_CERTS_URL,
+    GOOGLE_CERTS_V1_URL,
+    IAP_CERTS_URL,
+    VERIFY_LEEWAY,
+    decode_unverified_jwt,
+    verify_iap_jwt,
+    verify_id_token,
+)
 
 __version__ = "0.1.0"
 
@@ -49,8 +69,12 @@ __all__ = [
     "ASSERTION_LIFETIME",
     "DEFAULT_TIMEOUT",
     "DEFAULT_TOKEN_URI",
+    "GOOGLE_CERTS_URL",
+    "GOOGLE_CERTS_V1_URL",
     "GOOGLE_TOKEN_AUDIENCE",
+    "IAP_CERTS_URL",
     "REFRESH_MARGIN",
+    "VERIFY_LEEWAY",
     "ConfigurationError",
     "Credentials",
     "IDToken",
@@ -60,17 +84,31 @@ __all__ = [
     "KeyFileFormatError",
     "KeyFileNotFoundError",
     "KeyFileTypeError",
+    "KeySet",
+    "KeySetError",
+    "MalformedTokenError",
     "PososJWTError",
     "PrivateKeyError",
     "RequestTimeoutError",
     "ServiceAccountKey",
     "TLSError",
+    "TokenAlgorithmError",
+    "TokenAudienceError",
     "TokenCheckError",
     "TokenEndpointError",
+    "TokenExpiredError",
+    "TokenIssuerError",
+    "TokenNotYetValidError",
+    "TokenSignatureError",
     "TransportError",
+    "UnknownKeyError",
+    "VerificationError",
     "__version__",
     "build_assertion",
+    "decode_unverified_jwt",
     "fetch_id_token",
+    "verify_iap_jwt",
+    "verify_id_token",
 ]
 
 # A library adds no handler of its own: the application decides where log

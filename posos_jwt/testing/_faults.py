@@ -8,8 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-ROUTES: Final = ("token", "api", "certs")
-"""Routes that count requests and take faults: POST /token, /api, the two certs."""
+ROUTES: Final = ("token", "api", "certs", "iap_keys")
+"""Routes that count requests and take faults: POST /token, /api, the two certs,
+and IAP's JWK set."""
 
 
 @dataclass(frozen=True)
