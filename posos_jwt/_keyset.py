@@ -42,13 +42,13 @@ logger = logging.getLogger(__name__)
 PublicKey: TypeAlias = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
 
 MIN_KEYS_CACHE_TIME: Final = 60.0
-"""Seconds that a fetched key set is kept at least, even when the response says
-``no-cache``, ``max-age=0`` or nothing: each key set then sends at most one
-request a minute for expiry, whatever the server says."""
+"""Minimum seconds that a fetched key set is kept, even when the response has
+``no-cache``, ``max-age=0`` or no ``Cache-Control``. Each key set then sends at
+most one request a minute for expiry, whatever the server sends."""
 
 MAX_KEYS_CACHE_TIME: Final = 24 * 3600.0
-"""Seconds that a fetched key set is kept at most, whatever ``max-age`` says:
-it bounds how long a key that Google has withdrawn stays trusted."""
+"""Maximum seconds that a fetched key set is kept, whatever its ``max-age``. It
+bounds how long a key that Google has withdrawn stays trusted."""
 
 UNKNOWN_KEY_REFETCH_INTERVAL: Final = 30.0
 """Minimum seconds between two fetches of one key set. A token with a key ID
@@ -98,8 +98,8 @@ def decode_base64url(text: str) -> bytes:
 def check_keys_url(url: object) -> str:
     """Return ``url`` if it is an https URL with a host.
 
-    Plain http is rejected even on loopback: whoever can change the keys in
-    transit can sign tokens that verify.
+    Plain http is rejected even on loopback, because an attacker who can change
+    the keys in transit can sign tokens that verify.
 
     Raises:
         ConfigurationError: ``url`` is not an https URL.
@@ -276,7 +276,7 @@ def parse_key_set(response: Response, url: str) -> dict[str, PublishedKey]:
 
     Raises:
         KeySetError: The status is not 200, or the body is neither format, or
-            it holds no usable key.
+            it contains no usable key.
     """
     if response.status != 200:
         body = redact(excerpt(response.body.decode("utf-8", errors="replace")))

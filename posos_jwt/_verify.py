@@ -6,7 +6,7 @@ each failure raises its own :class:`VerificationError`:
 
 1. Split the compact JWT and decode its header (``MalformedTokenError``).
 2. Require the one algorithm fixed for the kind of token, whatever the header
-   says: RS256 for ID tokens, ES256 for IAP (``TokenAlgorithmError``). This is
+   names: RS256 for ID tokens, ES256 for IAP (``TokenAlgorithmError``). This is
    what rejects ``alg: none`` and HS256 signed with a public key as the secret.
 3. Look the ``kid`` up in the published key set (``UnknownKeyError``), check
    that the key fits the algorithm (``KeySetError``), and verify the
@@ -61,7 +61,8 @@ IAP_CERTS_URL: Final = "https://www.gstatic.com/iap/verify/public_key-jwk"
 GOOGLE_ISSUERS: Final = frozenset(
     {"https://accounts.google.com", "accounts.google.com"}
 )
-"""The ``iss`` values of Google ID tokens: Google documents both forms."""
+"""The ``iss`` values of Google ID tokens. Google's guide to verifying ID tokens
+lists both forms."""
 
 IAP_ISSUER: Final = "https://cloud.google.com/iap"
 """The ``iss`` of IAP's signed header."""
@@ -72,17 +73,18 @@ ID_TOKEN_ALGORITHM: Final = "RS256"
 IAP_ALGORITHM: Final = "ES256"
 """The only algorithm accepted for IAP's signed header."""
 
-VERIFY_LEEWAY: Final = 60.0
-"""Seconds of tolerance on ``exp``, ``iat`` and ``nbf``. The clocks of
-NTP-synchronised machines agree far better, and a minute keeps a token that
-expired one minute ago useless to whoever copied it."""
+VERIFY_LEEWAY: Final = 30.0
+"""Seconds of tolerance on ``exp``, ``iat`` and ``nbf``: the clock skew that
+Google's guide to IAP signed headers allows
+(https://cloud.google.com/iap/docs/signed-headers-howto). ID tokens get the
+same, because NTP-synchronised clocks agree far better than that."""
 
 MIN_RSA_KEY_SIZE: Final = 2048
 """Smallest RSA key accepted for a signature: Google's keys have 2048 bits."""
 
 MAX_TOKEN_LENGTH: Final = 16 * 1024
-"""Longest token accepted, in characters. Google's ID tokens and IAP's headers
-are about 1 KB; the bound keeps hostile input from costing much to decode."""
+"""Maximum length of an accepted token, in characters. Google's ID tokens and
+IAP's headers are about 1 KB, and the bound keeps hostile input cheap to reject."""
 
 _IAP_AUDIENCE: Final = re.compile(
     r"/projects/[0-9]+/(apps/[^/\s]+|global/backendServices/[0-9]+)"
@@ -100,7 +102,7 @@ the algorithm is chosen here and never by the token's header."""
 
 @dataclass(frozen=True)
 class _Rules:
-    """What one kind of token must satisfy."""
+    """The algorithm, issuers and audience that one kind of token must have."""
 
     kind: str
     algorithm: str
@@ -171,7 +173,8 @@ def verify_id_token(
         The verified claims.
 
     Raises:
-        ConfigurationError: An argument is invalid or the options conflict.
+        ConfigurationError: An argument is invalid (``leeway`` negative, for
+            example) or the options conflict.
         MalformedTokenError: The token is not a JWT, or a claim has the wrong
             type.
         TokenAlgorithmError: The header's ``alg`` is not RS256.
@@ -266,6 +269,19 @@ def verify_iap_jwt(
     return _verify(assertion, rules, keys, leeway, clock)
 
 
+def _check_leeway(leeway: object) -> float:
+    if (
+        isinstance(leeway, bool)
+        or not isinstance(leeway, int | float)
+        or not math.isfinite(leeway)
+        or leeway < 0
+    ):
+        raise ConfigurationError(
+            f"leeway must be a number of seconds, 0 or more, not {leeway!r}"
+        )
+    return float(leeway)
+
+
 def _check_audience_argument(audience: object) -> str:
     if not isinstance(audience, str) or not audience.strip():
         raise ConfigurationError(
@@ -311,6 +327,7 @@ def _verify(
             f"{rules.kind} must be a string, not {type(token).__name__}",
             claim=None,
         )
+    leeway = _check_leeway(leeway)
     parts = _split(token)
     header = _json_segment(parts[0], "header")
     _check_header(header, rules)

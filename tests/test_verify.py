@@ -96,7 +96,7 @@ def test_issuer_without_scheme_accepted(
 def test_expired_within_leeway_accepted(
     standin: GoogleStandIn, key_set: KeySet
 ) -> None:
-    token = id_token(standin, lifetime=-30)
+    token = id_token(standin, lifetime=-10)
     claims = verify_id_token(token, standin.iap_client_id, key_set=key_set)
     assert claims["exp"] < claims["iat"]
 
@@ -141,7 +141,7 @@ def test_expired(standin: GoogleStandIn, key_set: KeySet) -> None:
 
 
 def test_leeway_is_configurable(standin: GoogleStandIn, key_set: KeySet) -> None:
-    token = id_token(standin, lifetime=-30)
+    token = id_token(standin, lifetime=-20)
     with pytest.raises(TokenExpiredError, match="leeway of 10 s"):
         verify_id_token(token, standin.iap_client_id, key_set=key_set, leeway=10)
 
@@ -153,7 +153,7 @@ def test_clock_is_used(standin: GoogleStandIn, key_set: KeySet) -> None:
             token,
             standin.iap_client_id,
             key_set=key_set,
-            clock=ShiftedClock(offset=3600 + 61),
+            clock=ShiftedClock(offset=3600 + 31),
         )
 
 
@@ -307,6 +307,10 @@ def test_threads_share_one_fetch(standin: GoogleStandIn, key_set: KeySet) -> Non
             "either key_set= or certs_url=",
         ),
         (lambda s, k: verify_id_token("t", "", key_set=k), "non-empty string"),
+        (
+            lambda s, k: verify_id_token("a.b.c", "a", key_set=k, leeway=-1),
+            "leeway must be a number of seconds, 0 or more, not -1",
+        ),
         (
             lambda s, k: verify_id_token("t", "a", certs_url="http://127.0.0.1/c"),
             "is not an https URL",

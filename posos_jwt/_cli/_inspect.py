@@ -1,4 +1,4 @@
-"""``posos-jwt inspect``: decode a JWT without verifying it, to see what it says."""
+"""``posos-jwt inspect``: decode a JWT without verifying it, to show its contents."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ UNVERIFIED_NOTICE = (
     "UNVERIFIED: decoded without checking the signature, issuer, audience or "
     "times; run 'posos-jwt verify' to verify"
 )
-"""The first line of the output, so that nobody mistakes it for a verification."""
+"""The first line of the output, so that it is never taken for a verification."""
 
 TIME_CLAIMS = ("iat", "nbf", "exp")
 """Claims shown again as UTC times, in this order, when they are numbers."""

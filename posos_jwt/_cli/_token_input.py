@@ -12,7 +12,7 @@ from ._common import UsageError
 logger = logging.getLogger(__name__)
 
 STDIN_LIMIT: Final = 64 * 1024
-"""Characters read from stdin at most. A JWT is about 1 KB, and the library
+"""Maximum characters read from stdin. A JWT is about 1 KB, and the library
 rejects anything over 16 KiB with its own message, so the limit only stops a
 stream that never ends."""
 

@@ -24,8 +24,8 @@ IAP_ISSUER: Final = "https://cloud.google.com/iap"
 """The ``iss`` of IAP's signed header."""
 
 IAP_JWT_LIFETIME: Final = 600
-"""Seconds from ``iat`` to ``exp`` of the header. IAP signs one per request, so
-the value is the stand-in's choice; ten minutes covers a slow backend."""
+"""Seconds from ``iat`` to ``exp`` of the header: the ten minutes that Google's
+guide to IAP signed headers gives as the maximum lifetime."""
 
 DEFAULT_PROJECT_NUMBER: Final = "123456789012"
 """Project number in the stand-in's backend audience: the form of a real one."""
