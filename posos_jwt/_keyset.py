@@ -119,7 +119,8 @@ class KeySet:
     """The public keys published at one URL, fetched on first use and cached.
 
     One key set serves any number of verifications and threads. Only one fetch
-    runs at a time, and threads that need the keys meanwhile wait for it.
+    runs at a time. Threads that need the new keys wait for it, and threads
+    whose key is cached do not.
 
     Args:
         url: The https URL of a JWK set or of a map of key IDs to PEM
@@ -155,13 +156,16 @@ class KeySet:
             )
         self._transport = transport or Transport(ca_bundle=ca_bundle, timeout=timeout)
         self._clock = clock
+        # _lock guards the cached state below and is never held during a
+        # request. _fetch_lock lets one fetch run at a time.
         self._lock = threading.Lock()
+        self._fetch_lock = threading.Lock()
         self._keys: dict[str, PublishedKey] = {}
         self._fetched_at: float | None = None
         self._expires_at = 0.0
 
     def __repr__(self) -> str:
-        return f"KeySet(url={self._url!r}, key_ids={sorted(self._keys)!r})"
+        return f"KeySet(url={self._url!r}, key_ids={sorted(self.key_ids)!r})"
 
     @property
     def url(self) -> str:
@@ -184,29 +188,30 @@ class KeySet:
 
         The keys are fetched when none are cached or the cached ones have
         expired, and again when ``key_id`` is missing and the last fetch is
-        older than :data:`UNKNOWN_KEY_REFETCH_INTERVAL`.
+        older than :data:`UNKNOWN_KEY_REFETCH_INTERVAL`. A fetch never blocks
+        the threads that find their key in the cache.
 
         Raises:
             UnknownKeyError: No key has this ID, even after a new fetch.
             KeySetError: The keys could not be fetched or read.
             TransportError: The request for the keys failed below HTTP.
         """
-        with self._lock:
-            now = self._clock.monotonic()
-            if self._fetched_at is None or now >= self._expires_at:
-                self._fetch_locked(now)
-            key = self._keys.get(key_id)
-            if key is None and self._may_refetch(now):
-                logger.debug(
-                    "key ID %s is not in the key set from %s: fetching it again",
-                    key_id,
-                    self._url,
-                )
-                self._fetch_locked(now)
-                key = self._keys.get(key_id)
-            if key is None:
-                raise self._unknown_key(key_id)
+        key, fetch_reason = self._look_up(key_id)
+        if key is not None:
             return key
+        if fetch_reason is not None:
+            with self._fetch_lock:
+                # Another thread may have fetched while this one waited.
+                key, fetch_reason = self._look_up(key_id)
+                if fetch_reason is not None:
+                    logger.debug(
+                        "fetching the keys from %s: %s", self._url, fetch_reason
+                    )
+                    self._fetch()
+                    key, _ = self._look_up(key_id)
+        if key is None:
+            raise self._unknown_key(key_id)
+        return key
 
     def refresh(self) -> None:
         """Fetch the keys now, whatever the cache holds.
@@ -215,15 +220,26 @@ class KeySet:
             KeySetError: The keys could not be fetched or read.
             TransportError: The request for the keys failed below HTTP.
         """
-        with self._lock:
-            self._fetch_locked(self._clock.monotonic())
+        with self._fetch_lock:
+            self._fetch()
 
-    def _may_refetch(self, now: float) -> bool:
-        fetched_at = self._fetched_at
-        return fetched_at is None or now - fetched_at >= UNKNOWN_KEY_REFETCH_INTERVAL
+    def _look_up(self, key_id: str) -> tuple[PublishedKey | None, str | None]:
+        """Return the cached key, or None and the reason to fetch, if any."""
+        with self._lock:
+            now = self._clock.monotonic()
+            fetched_at = self._fetched_at
+            if fetched_at is None or now >= self._expires_at:
+                return None, "no keys cached, or the cached ones expired"
+            key = self._keys.get(key_id)
+            if key is not None:
+                return key, None
+            if now - fetched_at >= UNKNOWN_KEY_REFETCH_INTERVAL:
+                return None, f"key ID {key_id!r} is not in the cached keys"
+            return None, None
 
     def _unknown_key(self, key_id: str) -> UnknownKeyError:
-        known = ", ".join(sorted(self._keys)) or "none"
+        with self._lock:
+            known = ", ".join(sorted(self._keys)) or "none"
         return UnknownKeyError(
             f"token header kid {excerpt(repr(key_id), 100)} names no key at "
             f"{self._url} (key IDs: {known}): the token was not signed with a "
@@ -234,17 +250,23 @@ class KeySet:
             actual=key_id,
         )
 
-    def _fetch_locked(self, now: float) -> None:
-        # A failed fetch also counts: a server that keeps failing then gets at
-        # most one request per interval from unknown key IDs.
-        self._fetched_at = now
+    def _fetch(self) -> None:
+        """Fetch and store the keys. Called with ``_fetch_lock`` held."""
+        with self._lock:
+            # A failed fetch also counts: a server that keeps failing then gets
+            # at most one request per interval from unknown key IDs.
+            started = self._clock.monotonic()
+            self._fetched_at = started
+        # The request runs without _lock, so that threads whose key is cached
+        # carry on while it waits for the server.
         response = self._transport.request(
             "GET", self._url, headers={"Accept": "application/json"}
         )
         keys = parse_key_set(response, self._url)
         lifetime = cache_lifetime(response.headers)
-        self._keys = keys
-        self._expires_at = now + lifetime
+        with self._lock:
+            self._keys = keys
+            self._expires_at = started + lifetime
         logger.debug(
             "fetched %d keys from %s, cached for %g s: %s",
             len(keys),

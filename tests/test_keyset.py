@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import pytest
 import urllib3
@@ -169,3 +171,37 @@ def test_duplicate_kid_rejected(standin: GoogleStandIn) -> None:
     key_set = KeySet(standin.jwks_uri, ca_bundle=standin.ca_bundle)
     with pytest.raises(KeySetError, match=f"publishes key ID {good['kid']} twice"):
         key_set.refresh()
+
+
+def test_fetch_does_not_block_cached_key(standin: GoogleStandIn) -> None:
+    clock = ShiftedClock()
+    key_set = KeySet(standin.jwks_uri, ca_bundle=standin.ca_bundle, clock=clock)
+    token = standin.issue_id_token(standin.iap_client_id, EMAIL)
+    verify_id_token(token, standin.iap_client_id, key_set=key_set)
+    clock.offset = UNKNOWN_KEY_REFETCH_INTERVAL + 1
+    standin.push_fault("certs", Fault(delay=1.0))
+    forged = with_header(token, kid="forged")
+    errors: list[Exception] = []
+
+    def verify_forged() -> None:
+        try:
+            verify_id_token(forged, standin.iap_client_id, key_set=key_set)
+        except Exception as exc:  # checked after join
+            errors.append(exc)
+
+    refetch = threading.Thread(target=verify_forged)
+    refetch.start()
+    for _ in range(500):
+        if standin.count("certs") == 2:
+            break
+        time.sleep(0.01)
+    assert standin.count("certs") == 2
+
+    # The slow fetch for the forged key ID is still running, and a token whose
+    # key is cached verifies meanwhile.
+    claims = verify_id_token(token, standin.iap_client_id, key_set=key_set)
+    assert refetch.is_alive()
+    assert claims["email"] == EMAIL
+    refetch.join()
+    assert len(errors) == 1
+    assert isinstance(errors[0], UnknownKeyError)
