@@ -26,6 +26,7 @@ and the command line maps each base to one exit code::
             ├── TokenIssuerError                  iss
             ├── TokenAudienceError                aud
             ├── TokenExpiredError                 exp
+            ├── TokenLifetimeError                exp too far after iat
             └── TokenNotYetValidError             iat or nbf in the future
 
 Messages are built from non-secret attributes only: a path, a field name, a
@@ -56,6 +57,7 @@ __all__ = [
     "TokenEndpointError",
     "TokenExpiredError",
     "TokenIssuerError",
+    "TokenLifetimeError",
     "TokenNotYetValidError",
     "TokenSignatureError",
     "TransportError",
@@ -318,6 +320,10 @@ class TokenAudienceError(VerificationError):
 
 class TokenExpiredError(VerificationError):
     """The ``exp`` claim is in the past by more than the leeway."""
+
+
+class TokenLifetimeError(VerificationError):
+    """The ``exp`` claim lies further after ``iat`` than this kind of token lives."""
 
 
 class TokenNotYetValidError(VerificationError):

@@ -38,6 +38,7 @@ from ._errors import (
     TokenAudienceError,
     TokenExpiredError,
     TokenIssuerError,
+    TokenLifetimeError,
     TokenNotYetValidError,
     TokenSignatureError,
     excerpt,
@@ -79,6 +80,11 @@ Google's guide to IAP signed headers allows
 (https://cloud.google.com/iap/docs/signed-headers-howto). ID tokens get the
 same, because NTP-synchronised clocks agree far better than that."""
 
+IAP_MAX_LIFETIME: Final = 600.0
+"""Maximum seconds from ``iat`` to ``exp`` of IAP's signed header, before the
+leeway: Google's guide to IAP signed headers allows 10 minutes plus twice the
+clock skew."""
+
 MIN_RSA_KEY_SIZE: Final = 2048
 """Smallest RSA key accepted for a signature: Google's keys have 2048 bits."""
 
@@ -108,6 +114,7 @@ class _Rules:
     algorithm: str
     issuers: Collection[str]
     audience: str
+    max_lifetime: float | None = None
 
 
 def decode_unverified_jwt(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -252,6 +259,8 @@ def verify_iap_jwt(
         TokenIssuerError: ``iss`` is not IAP.
         TokenAudienceError: ``aud`` is not ``expected_audience``.
         TokenExpiredError: ``exp`` has passed.
+        TokenLifetimeError: ``exp`` is more than :data:`IAP_MAX_LIFETIME`
+            plus twice ``leeway`` after ``iat``.
         TokenNotYetValidError: ``iat`` or ``nbf`` is in the future.
         TransportError: The request for the keys failed below HTTP.
     """
@@ -262,7 +271,9 @@ def verify_iap_jwt(
             "PROJECT_ID nor /projects/NUMBER/global/backendServices/SERVICE_ID: "
             "copy it from the IAP page of the Cloud console"
         )
-    rules = _Rules("IAP header", IAP_ALGORITHM, {IAP_ISSUER}, audience)
+    rules = _Rules(
+        "IAP header", IAP_ALGORITHM, {IAP_ISSUER}, audience, IAP_MAX_LIFETIME
+    )
     keys = _choose_key_set(
         key_set, certs_url, IAP_CERTS_URL, transport, ca_bundle, timeout
     )
@@ -497,6 +508,7 @@ def _check_times(
             expected=f"after {format_utc(now - leeway)}",
             actual=format_utc(expiry),
         )
+    _check_lifetime(expiry, issued_at, leeway, rules)
     for name, value in (("iat", issued_at), ("nbf", not_before)):
         if value is not None and value > now + leeway:
             raise TokenNotYetValidError(
@@ -507,6 +519,23 @@ def _check_times(
                 expected=f"at most {format_utc(now + leeway)}",
                 actual=format_utc(value),
             )
+
+
+def _check_lifetime(
+    expiry: float | None, issued_at: float | None, leeway: float, rules: _Rules
+) -> None:
+    if rules.max_lifetime is None or expiry is None or issued_at is None:
+        return
+    limit = rules.max_lifetime + 2 * leeway
+    if expiry - issued_at > limit:
+        raise TokenLifetimeError(
+            f"{rules.kind} exp is {expiry - issued_at:.0f} s after iat, more "
+            f"than the {limit:g} s that this kind of token lives: it was not "
+            "issued by Google",
+            claim="exp",
+            expected=f"at most iat + {limit:g} s",
+            actual=f"iat + {expiry - issued_at:.0f} s",
+        )
 
 
 def _time_claim(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import jwt
 import pytest
 import urllib3
 
@@ -12,6 +15,7 @@ from posos_jwt import (
     TokenAudienceError,
     TokenExpiredError,
     TokenIssuerError,
+    TokenLifetimeError,
     TokenSignatureError,
     verify_iap_jwt,
 )
@@ -123,3 +127,52 @@ def test_changed_byte(standin: GoogleStandIn, iap_keys: KeySet) -> None:
     assertion = with_payload_byte_changed(standin.issue_iap_jwt("user@example.com"))
     with pytest.raises(TokenSignatureError, match="IAP header signature"):
         verify_iap_jwt(assertion, standin.iap_backend_audience, key_set=iap_keys)
+
+
+def test_standin_header_verifies_with_pyjwt(standin: GoogleStandIn) -> None:
+    with urllib3.PoolManager(ca_certs=standin.ca_bundle) as http:
+        response = http.request("GET", standin.iap_jwk_uri)
+    assert response.status == 200
+    assert "max-age=" in response.headers["Cache-Control"]
+    jwk = jwt.PyJWK(json.loads(response.data)["keys"][0])
+    claims = jwt.decode(
+        standin.issue_iap_jwt("user@example.com"),
+        jwk,
+        algorithms=["ES256"],
+        audience=standin.iap_backend_audience,
+        issuer="https://cloud.google.com/iap",
+    )
+    assert claims["email"] == "user@example.com"
+
+
+def test_standin_header_verifies_with_google_auth(standin: GoogleStandIn) -> None:
+    import requests
+    from google.auth.transport.requests import Request
+    from google.oauth2 import id_token
+
+    session = requests.Session()
+    session.trust_env = False  # REQUESTS_CA_BUNDLE would replace `verify`
+    session.verify = standin.ca_bundle
+    claims = id_token.verify_token(
+        standin.issue_iap_jwt("user@example.com"),
+        Request(session),
+        audience=standin.iap_backend_audience,
+        certs_url=standin.iap_jwk_uri,
+    )
+    assert claims["iss"] == "https://cloud.google.com/iap"
+
+
+def test_lifetime_over_ten_minutes(standin: GoogleStandIn, iap_keys: KeySet) -> None:
+    assertion = standin.issue_iap_jwt("user@example.com", lifetime=3600)
+    message = "3600 s after iat, more than the 660 s"
+    with pytest.raises(TokenLifetimeError, match=message) as info:
+        verify_iap_jwt(assertion, standin.iap_backend_audience, key_set=iap_keys)
+    assert info.value.claim == "exp"
+
+
+def test_lifetime_within_skew_accepted(
+    standin: GoogleStandIn, iap_keys: KeySet
+) -> None:
+    assertion = standin.issue_iap_jwt("user@example.com", lifetime=660)
+    claims = verify_iap_jwt(assertion, standin.iap_backend_audience, key_set=iap_keys)
+    assert claims["exp"] - claims["iat"] == 660
