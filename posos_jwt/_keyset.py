@@ -234,7 +234,8 @@ class KeySet:
             if key is not None:
                 return key, None
             if now - fetched_at >= UNKNOWN_KEY_REFETCH_INTERVAL:
-                return None, f"key ID {key_id!r} is not in the cached keys"
+                shown = excerpt(repr(key_id), 100)
+                return None, f"key ID {shown} is not in the cached keys"
             return None, None
 
     def _unknown_key(self, key_id: str) -> UnknownKeyError:
@@ -247,7 +248,7 @@ class KeySet:
             f"{UNKNOWN_KEY_REFETCH_INTERVAL:g} s if the key is new",
             url=self._url,
             expected=known,
-            actual=key_id,
+            actual=excerpt(key_id, 100),
         )
 
     def _fetch(self) -> None:
@@ -366,7 +367,7 @@ def _key_from_jwk(entry: object) -> PublishedKey | None:
     try:
         public_key = _public_key_from_jwk(entry)
     except (ValueError, TypeError) as exc:
-        logger.debug("skipped JWK %s: %s", key_id, exc)
+        logger.warning("skipped JWK %s, which is not a valid key: %s", key_id, exc)
         return None
     if public_key is None:
         logger.debug("skipped JWK %s: key type %s", key_id, entry.get("kty"))
@@ -424,7 +425,11 @@ def _keys_from_certificates(
             certificate = x509.load_pem_x509_certificate(pem.encode("ascii"))
             public_key = certificate.public_key()
         except (ValueError, UnicodeEncodeError) as exc:
-            logger.debug("skipped certificate %s: %s", key_id, type(exc).__name__)
+            logger.warning(
+                "skipped certificate %s, which is not a valid PEM certificate: %s",
+                key_id,
+                type(exc).__name__,
+            )
             continue
         if isinstance(public_key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
             keys[key_id] = PublishedKey(key_id, public_key, None)

@@ -139,7 +139,9 @@ def test_refresh_fetches(standin: GoogleStandIn) -> None:
     assert len(key_set.key_ids) == 1
 
 
-def test_unusable_jwks_skipped(standin: GoogleStandIn) -> None:
+def test_unusable_jwks_skipped(
+    standin: GoogleStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
     good = published_jwks(standin)["keys"][0]
     point = ec.generate_private_key(ec.SECP384R1()).public_key().public_numbers()
     entries: list[object] = [
@@ -163,6 +165,26 @@ def test_unusable_jwks_skipped(standin: GoogleStandIn) -> None:
     key_set = KeySet(standin.jwks_uri, ca_bundle=standin.ca_bundle)
     key_set.refresh()
     assert key_set.key_ids == {good["kid"]}
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 2
+    assert warnings[0].startswith("skipped JWK bad-number, which is not a valid key")
+    assert warnings[1].startswith("skipped JWK off-curve, which is not a valid key")
+
+
+def test_invalid_certificate_skipped(
+    standin: GoogleStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    with urllib3.PoolManager(ca_certs=standin.ca_bundle) as http:
+        certificates = json.loads(http.request("GET", standin.certs_v1_uri).data)
+    broken = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+    serve_once(standin, {**certificates, "broken": broken}, "max-age=600")
+    key_set = KeySet(standin.jwks_uri, ca_bundle=standin.ca_bundle)
+    key_set.refresh()
+    assert key_set.key_ids == set(certificates)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [
+        "skipped certificate broken, which is not a valid PEM certificate: ValueError"
+    ]
 
 
 def test_duplicate_kid_rejected(standin: GoogleStandIn) -> None:
