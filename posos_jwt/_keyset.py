@@ -120,7 +120,8 @@ class KeySet:
 
     One key set serves any number of verifications and threads. Only one fetch
     runs at a time. Threads that need the new keys wait for it, and threads
-    whose key is cached do not.
+    whose key is cached do not. When a fetch fails, its error is raised and
+    expired keys are not used in the meantime.
 
     Args:
         url: The https URL of a JWK set or of a map of key IDs to PEM

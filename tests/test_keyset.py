@@ -227,3 +227,16 @@ def test_fetch_does_not_block_cached_key(standin: GoogleStandIn) -> None:
     refetch.join()
     assert len(errors) == 1
     assert isinstance(errors[0], UnknownKeyError)
+
+
+def test_expired_keys_not_used_after_failure(standin: GoogleStandIn) -> None:
+    clock = ShiftedClock()
+    key_set = KeySet(standin.jwks_uri, ca_bundle=standin.ca_bundle, clock=clock)
+    token = standin.issue_id_token(standin.iap_client_id, EMAIL)
+    verify_id_token(token, standin.iap_client_id, key_set=key_set)
+    clock.offset = 21600 + 1
+    standin.push_fault("certs", Fault(status=503, body="unavailable"))
+    with pytest.raises(KeySetError, match="returned HTTP 503"):
+        verify_id_token(token, standin.iap_client_id, key_set=key_set)
+    assert verify_id_token(token, standin.iap_client_id, key_set=key_set)
+    assert standin.count("certs") == 3
