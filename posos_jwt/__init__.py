@@ -30,24 +30,45 @@ from ._errors import (
     KeyFileFormatError,
     KeyFileNotFoundError,
     KeyFileTypeError,
+    KeySetError,
+    MalformedTokenError,
     MetadataServerError,
     NoCredentialsError,
     PososJWTError,
     PrivateKeyError,
     RequestTimeoutError,
     TLSError,
+    TokenAlgorithmError,
+    TokenAudienceError,
     TokenCheckError,
     TokenEndpointError,
+    TokenExpiredError,
+    TokenIssuerError,
+    TokenLifetimeError,
+    TokenNotYetValidError,
+    TokenSignatureError,
     TransportError,
+    UnknownKeyError,
+    VerificationError,
 )
 from ._fetch import fetch_id_token
 from ._idtoken import IDToken
 from ._impersonated import DEFAULT_IAM_ENDPOINT, AccessToken, ImpersonatedCredentials
 from ._keyfile import ServiceAccountKey
+from ._keyset import KeySet
 from ._metadata import METADATA_TIMEOUT, MetadataCredentials
 from ._self_signed import SELF_SIGNED_LIFETIME, SelfSignedCredentials
 from ._token_uri import DEFAULT_TOKEN_URI
 from ._transport import DEFAULT_TIMEOUT
+from ._verify import (
+    GOOGLE_CERTS_URL,
+    GOOGLE_CERTS_V1_URL,
+    IAP_CERTS_URL,
+    VERIFY_LEEWAY,
+    decode_unverified_jwt,
+    verify_iap_jwt,
+    verify_id_token,
+)
 
 __version__ = "0.1.0"
 
@@ -56,10 +77,14 @@ __all__ = [
     "DEFAULT_IAM_ENDPOINT",
     "DEFAULT_TIMEOUT",
     "DEFAULT_TOKEN_URI",
+    "GOOGLE_CERTS_URL",
+    "GOOGLE_CERTS_V1_URL",
     "GOOGLE_TOKEN_AUDIENCE",
+    "IAP_CERTS_URL",
     "METADATA_TIMEOUT",
     "REFRESH_MARGIN",
     "SELF_SIGNED_LIFETIME",
+    "VERIFY_LEEWAY",
     "AccessToken",
     "ConfigurationError",
     "Credentials",
@@ -71,6 +96,9 @@ __all__ = [
     "KeyFileFormatError",
     "KeyFileNotFoundError",
     "KeyFileTypeError",
+    "KeySet",
+    "KeySetError",
+    "MalformedTokenError",
     "MetadataCredentials",
     "MetadataServerError",
     "NoCredentialsError",
@@ -80,13 +108,25 @@ __all__ = [
     "SelfSignedCredentials",
     "ServiceAccountKey",
     "TLSError",
+    "TokenAlgorithmError",
+    "TokenAudienceError",
     "TokenCheckError",
     "TokenEndpointError",
+    "TokenExpiredError",
+    "TokenIssuerError",
+    "TokenLifetimeError",
+    "TokenNotYetValidError",
+    "TokenSignatureError",
     "TransportError",
+    "UnknownKeyError",
+    "VerificationError",
     "__version__",
     "build_assertion",
+    "decode_unverified_jwt",
     "fetch_id_token",
     "find_credentials",
+    "verify_iap_jwt",
+    "verify_id_token",
 ]
 
 # A library adds no handler of its own: the application decides where log

@@ -19,6 +19,17 @@ and the command line maps each base to one exit code::
     │   ├── TLSError
     │   └── RequestTimeoutError
     └── TokenCheckError                           exit 6
+        └── VerificationError                     a token from elsewhere
+            ├── MalformedTokenError               not a JWT, or a bad claim type
+            ├── TokenAlgorithmError               alg
+            ├── UnknownKeyError                   kid names no published key
+            ├── KeySetError                       published keys unusable
+            ├── TokenSignatureError
+            ├── TokenIssuerError                  iss
+            ├── TokenAudienceError                aud
+            ├── TokenExpiredError                 exp
+            ├── TokenLifetimeError                exp too far after iat
+            └── TokenNotYetValidError             iat or nbf in the future
 
 Messages are built from non-secret attributes only: a path, a field name, a
 host, a status, Google's ``error`` code. A private key, a signed assertion or an
@@ -36,15 +47,26 @@ __all__ = [
     "KeyFileFormatError",
     "KeyFileNotFoundError",
     "KeyFileTypeError",
+    "KeySetError",
+    "MalformedTokenError",
     "MetadataServerError",
     "NoCredentialsError",
     "PososJWTError",
     "PrivateKeyError",
     "RequestTimeoutError",
     "TLSError",
+    "TokenAlgorithmError",
+    "TokenAudienceError",
     "TokenCheckError",
     "TokenEndpointError",
+    "TokenExpiredError",
+    "TokenIssuerError",
+    "TokenLifetimeError",
+    "TokenNotYetValidError",
+    "TokenSignatureError",
     "TransportError",
+    "UnknownKeyError",
+    "VerificationError",
 ]
 
 EXCERPT_LENGTH: Final = 200
@@ -279,3 +301,73 @@ class TokenCheckError(PososJWTError):
         self.expected = expected
         self.actual = actual
         super().__init__(message)
+
+
+class VerificationError(TokenCheckError):
+    """A token from elsewhere failed verification against Google's published keys.
+
+    Raised by :func:`posos_jwt.verify_id_token` and
+    :func:`posos_jwt.verify_iap_jwt`. The attributes are those of
+    :class:`TokenCheckError`: the failed claim or header field, and the expected
+    and actual values, never the token.
+    """
+
+
+class MalformedTokenError(VerificationError):
+    """The token is not a compact JWT, or a claim has the wrong type."""
+
+
+class TokenAlgorithmError(VerificationError):
+    """The header's ``alg`` is not the one algorithm accepted for this token."""
+
+
+class UnknownKeyError(VerificationError):
+    """The header's ``kid`` names no key in the published key set.
+
+    Attributes:
+        url: The URL of the key set.
+    """
+
+    def __init__(
+        self, message: str, *, url: str, expected: str, actual: str | None
+    ) -> None:
+        self.url = url
+        super().__init__(message, claim="kid", expected=expected, actual=actual)
+
+
+class KeySetError(VerificationError):
+    """The published keys could not be fetched or read, or do not fit the token.
+
+    Attributes:
+        url: The URL of the key set.
+        status: The HTTP status of the response, if one arrived.
+    """
+
+    def __init__(self, message: str, *, url: str, status: int | None = None) -> None:
+        self.url = url
+        self.status = status
+        super().__init__(message, claim=None)
+
+
+class TokenSignatureError(VerificationError):
+    """The signature does not match the published key that the token names."""
+
+
+class TokenIssuerError(VerificationError):
+    """The ``iss`` claim is not an accepted issuer."""
+
+
+class TokenAudienceError(VerificationError):
+    """The ``aud`` claim is not the expected audience."""
+
+
+class TokenExpiredError(VerificationError):
+    """The ``exp`` claim is in the past by more than the leeway."""
+
+
+class TokenLifetimeError(VerificationError):
+    """The ``exp`` claim lies further after ``iat`` than this kind of token lives."""
+
+
+class TokenNotYetValidError(VerificationError):
+    """The ``iat`` or ``nbf`` claim is in the future by more than the leeway."""

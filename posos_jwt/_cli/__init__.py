@@ -22,10 +22,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .. import PososJWTError
-from . import _check_key, _demo, _token
+from . import _check_key, _demo, _inspect, _token, _verify
 from ._common import EXIT_USAGE, ArgumentParser, UsageError, print_error, setup_logging
 
-COMMANDS = (_token, _check_key, _demo)
+COMMANDS = (_token, _check_key, _demo, _inspect, _verify)
 
 
 def build_parser() -> ArgumentParser:

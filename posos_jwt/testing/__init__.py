@@ -17,12 +17,15 @@ Example::
 
 from posos_jwt.testing._accounts import write_key_file
 from posos_jwt.testing._faults import Fault
+from posos_jwt.testing._iap_signer import DEFAULT_BACKEND_AUDIENCE, IAP_JWT_HEADER
 from posos_jwt.testing._metadata_server import MetadataRequest, MetadataServer
 from posos_jwt.testing._records import ApiRequest, TokenRequest
 from posos_jwt.testing._standin import DEFAULT_IAP_CLIENT_ID, GoogleStandIn
 
 __all__ = [
+    "DEFAULT_BACKEND_AUDIENCE",
     "DEFAULT_IAP_CLIENT_ID",
+    "IAP_JWT_HEADER",
     "ApiRequest",
     "Fault",
     "GoogleStandIn",

@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-ROUTES: Final = ("token", "api", "certs", "iam")
+ROUTES: Final = ("token", "api", "certs", "iap_keys", "iam")
 """Routes that count requests and take faults: POST /token, /api, the two certs,
-and the IAM Credentials API's generateIdToken."""
+IAP's JWK set, and the IAM Credentials API's generateIdToken."""
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -78,6 +78,9 @@ class IapContext:
         base_url: The stand-in's URL, for the sign-in redirect.
         accounts: The service accounts whose self-signed JWTs IAP accepts, or
             None to accept Google-signed ID tokens only.
+        sign_forwarded_header: Builds the ``x-goog-iap-jwt-assertion`` value
+            that IAP adds to an accepted request, from the claims of the token
+            it accepted. None adds no header.
     """
 
     signer: IdTokenSigner
@@ -85,6 +88,7 @@ class IapContext:
     now: float
     base_url: str
     accounts: AccountRegistry | None = None
+    sign_forwarded_header: Callable[[Mapping[str, Any]], str] | None = None
 
 
 def find_credentials(headers: Mapping[str, str]) -> tuple[str | None, str | None]:
@@ -133,8 +137,17 @@ def handle_api_request(
         _LOGGER.debug("IAP rejected %s %s: %s", request.method, request.path, error)
         return rejection(error.reason), record
     email, audience = claims["email"], claims["aud"]
+    forwarded = None
+    if context.sign_forwarded_header is not None:
+        forwarded = context.sign_forwarded_header(claims)
     record = ApiRequest(
-        request.method, request.path, request.query, email, audience, header_used
+        request.method,
+        request.path,
+        request.query,
+        email,
+        audience,
+        header_used,
+        forwarded,
     )
     return _echo(request, email, audience), record
 

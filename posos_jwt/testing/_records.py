@@ -46,6 +46,9 @@ class ApiRequest:
         header_used: The header that carried the credentials,
             ``"proxy-authorization"`` or ``"authorization"``, or None if neither
             was sent.
+        iap_jwt_assertion: The ``x-goog-iap-jwt-assertion`` header that IAP
+            added to the accepted request before forwarding it, None if
+            rejected.
     """
 
     method: str
@@ -54,6 +57,7 @@ class ApiRequest:
     email: str | None
     aud: str | None
     header_used: str | None
+    iap_jwt_assertion: str | None = None
 
 
 def parse_form_leniently(body: bytes) -> dict[str, str]:

@@ -39,6 +39,12 @@ from posos_jwt.testing._iam import (
     issue_access_token,
 )
 from posos_jwt.testing._iap import IapContext, find_credentials, handle_api_request
+from posos_jwt.testing._iap_signer import (
+    DEFAULT_BACKEND_AUDIENCE,
+    IAP_JWT_LIFETIME,
+    IapSigner,
+    build_iap_claims,
+)
 from posos_jwt.testing._records import (
     ApiRequest,
     RequestLog,
@@ -48,10 +54,12 @@ from posos_jwt.testing._records import (
 from posos_jwt.testing._routes import (
     API_PATH,
     CERTS_V1_PATH,
+    IAP_JWK_PATH,
     JWKS_PATH,
     TOKEN_PATH,
     fault_response,
     handle_certs_request,
+    handle_iap_keys_request,
     not_found,
     route_for,
 )
@@ -93,6 +101,8 @@ class GoogleStandIn:
 
     Attributes:
         iap_client_id: The OAuth client id that IAP expects as ``aud``.
+        iap_backend_audience: The ``aud`` of the ``x-goog-iap-jwt-assertion``
+            header that IAP signs for the echo API behind it.
         token_lifetime: Lifetime of issued ID tokens, in seconds.
         clock_offset: Seconds added to ``time.time()`` for everything the
             stand-in does: checking ``iat`` and ``exp``, issuing tokens, and the
@@ -106,14 +116,19 @@ class GoogleStandIn:
         *,
         iap_client_id: str = DEFAULT_IAP_CLIENT_ID,
         token_lifetime: int = DEFAULT_TOKEN_LIFETIME,
+        iap_backend_audience: str = DEFAULT_BACKEND_AUDIENCE,
     ) -> None:
-        """Create a stopped stand-in with a new signing key and no accounts.
+        """Create a stopped stand-in with new signing keys and no accounts.
 
         Args:
             iap_client_id: The OAuth client id that IAP expects as ``aud``.
             token_lifetime: Lifetime of issued ID tokens, in seconds.
+            iap_backend_audience: The ``aud`` of IAP's signed header for the
+                echo API, ``/projects/NUMBER/global/backendServices/ID``.
         """
         self.iap_client_id = iap_client_id
+        self.iap_backend_audience = iap_backend_audience
+        self._iap_signer = IapSigner()
         self.token_lifetime = token_lifetime
         self.clock_offset = 0.0
         self.accept_self_signed_jwts = True
@@ -218,6 +233,11 @@ class GoogleStandIn:
     def certs_v1_uri(self) -> str:
         """The URL of the map from key id to PEM certificate."""
         return self.base_url + CERTS_V1_PATH
+
+    @property
+    def iap_jwk_uri(self) -> str:
+        """The URL of the JWK set of IAP's key, which signs its forwarded header."""
+        return self.base_url + IAP_JWK_PATH
 
     @property
     def api_url(self) -> str:
@@ -370,7 +390,7 @@ class GoogleStandIn:
         Faults on a route are used first in, first out, one per request.
 
         Args:
-            route: "token", "api", "certs" or "iam".
+            route: "token", "api", "certs", "iap_keys" or "iam".
             fault: The fault.
 
         Raises:
@@ -387,7 +407,8 @@ class GoogleStandIn:
         """Return the number of requests received on a route, faulted ones included.
 
         Raises:
-            ValueError: If the route is not "token", "api", "certs" or "iam".
+            ValueError: If the route is not "token", "api", "certs", "iap_keys"
+                or "iam".
         """
         return self._log.count(route)
 
@@ -475,6 +496,45 @@ class GoogleStandIn:
         claims.pop("email_verified", None)
         return self._signer.sign(claims)
 
+    def issue_iap_jwt(
+        self,
+        email: str,
+        *,
+        audience: str | None = None,
+        lifetime: int = IAP_JWT_LIFETIME,
+        **extra_claims: object,
+    ) -> str:
+        """Sign an ``x-goog-iap-jwt-assertion`` value as IAP would forward it.
+
+        Args:
+            email: The ``email`` claim, the user that IAP let through. Its
+                ``sub`` is ``accounts.google.com:`` and the account's number.
+            audience: The ``aud`` claim, :attr:`iap_backend_audience` if None.
+                Give another to make a header for another backend.
+            lifetime: Seconds from ``iat`` to ``exp``. A negative lifetime
+                makes an expired header.
+            **extra_claims: Claims that replace or add to the usual ones. A
+                claim set to None is removed.
+
+        Returns:
+            The signed JWT.
+        """
+        account = self._accounts.find_account(email) or _unregistered_account(email)
+        claims = build_iap_claims(
+            email, account.client_id, audience or self.iap_backend_audience, self.now()
+        )
+        claims["exp"] = claims["iat"] + lifetime
+        return self._iap_signer.sign(apply_claim_overrides(claims, extra_claims))
+
+    def _sign_forwarded_header(self, token_claims: Mapping[str, object]) -> str:
+        claims = build_iap_claims(
+            str(token_claims["email"]),
+            str(token_claims.get("sub", "")),
+            self.iap_backend_audience,
+            self.now(),
+        )
+        return self._iap_signer.sign(claims)
+
     # Request handling, called by the server in its handler threads
 
     def _respond(self, request: Request) -> Response | None:
@@ -518,7 +578,8 @@ class GoogleStandIn:
                 self.iap_client_id,
                 self.now(),
                 self._last_base_url,
-                accounts,
+                accounts=accounts,
+                sign_forwarded_header=self._sign_forwarded_header,
             )
             response, record = handle_api_request(request, iap)
             self._log.add_api_request(record)
@@ -532,6 +593,8 @@ class GoogleStandIn:
                 self._issue_id_token_for,
             )
             return handle_generate_id_token(request, iam)
+        if route == "iap_keys":
+            return handle_iap_keys_request(request, self._iap_signer)
         return handle_certs_request(request, self._signer)
 
     def _issue_id_token_for(

@@ -1,0 +1,479 @@
+"""Fetch and cache the public keys that Google publishes for its signed tokens.
+
+Google publishes each set of signing keys at a URL, in one of two formats:
+
+- a JWK set (RFC 7517, section 5), ``{"keys": [{"kid": ..., "kty": ...}]}``, at
+  ``https://www.googleapis.com/oauth2/v3/certs`` for ID tokens and at
+  ``https://www.gstatic.com/iap/verify/public_key-jwk`` for IAP's signed header;
+- a map from key ID to a PEM X.509 certificate, at
+  ``https://www.googleapis.com/oauth2/v1/certs``.
+
+:class:`KeySet` detects the format from the document itself. It keeps the keys
+for the ``max-age`` of the response's ``Cache-Control``, within a floor and a
+ceiling, and fetches them again early when a token names a key ID that the set
+lacks, at most once per :data:`UNKNOWN_KEY_REFETCH_INTERVAL`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import collections
+import json
+import logging
+import os
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final, TypeAlias
+from urllib.parse import urlsplit
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from ._clock import SYSTEM_CLOCK, Clock
+from ._errors import ConfigurationError, KeySetError, UnknownKeyError, excerpt
+from ._exchange import redact
+from ._transport import DEFAULT_TIMEOUT, Response, Transport
+
+logger = logging.getLogger(__name__)
+
+PublicKey: TypeAlias = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
+
+MIN_KEYS_CACHE_TIME: Final = 60.0
+"""Minimum seconds that a fetched key set is kept, even when the response has
+``no-cache``, ``max-age=0`` or no ``Cache-Control``. Each key set then sends at
+most one request a minute for expiry, whatever the server sends."""
+
+MAX_KEYS_CACHE_TIME: Final = 24 * 3600.0
+"""Maximum seconds that a fetched key set is kept, whatever its ``max-age``. It
+bounds how long a key that Google has withdrawn stays trusted."""
+
+UNKNOWN_KEY_REFETCH_INTERVAL: Final = 30.0
+"""Minimum seconds between two fetches of one key set. A token with a key ID
+that the cached set lacks triggers a fetch only after this interval, so tokens
+with forged key IDs cost Google at most one request per interval."""
+
+_BASE64URL: Final = re.compile(r"[A-Za-z0-9_-]*")
+"""The base64url alphabet without padding (RFC 7515, section 2)."""
+
+_MAX_AGE: Final = re.compile(r"max-age\s*=\s*\"?(\d+)\"?")
+"""The ``max-age`` directive of ``Cache-Control`` (RFC 9111, section 5.2.2.1)."""
+
+
+@dataclass(frozen=True)
+class PublishedKey:
+    """One public key of a key set.
+
+    Attributes:
+        key_id: The key ID that tokens name in their ``kid`` header.
+        public_key: The RSA or EC public key.
+        algorithm: The JWK's ``alg`` member, or ``None`` when the JWK has none
+            or the key came from a certificate.
+    """
+
+    key_id: str
+    public_key: PublicKey
+    algorithm: str | None
+
+
+def decode_base64url(text: str) -> bytes:
+    """Decode unpadded base64url, rejecting any character outside its alphabet.
+
+    :func:`base64.urlsafe_b64decode` alone skips characters it does not know,
+    so two different strings could decode to the same bytes.
+
+    Raises:
+        ValueError: ``text`` is not unpadded base64url.
+    """
+    if not _BASE64URL.fullmatch(text):
+        raise ValueError("not base64url")
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except binascii.Error:
+        raise ValueError("not base64url") from None
+
+
+def check_keys_url(url: object) -> str:
+    """Return ``url`` if it is an https URL with a host.
+
+    Plain http is rejected even on loopback, because an attacker who can change
+    the keys in transit can sign tokens that verify.
+
+    Raises:
+        ConfigurationError: ``url`` is not an https URL.
+    """
+    if not isinstance(url, str):
+        raise ConfigurationError(f"keys URL must be a string, not {type(url).__name__}")
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        raise ConfigurationError(
+            f"keys URL {url!r} is not an https URL: give the https URL of a JWK "
+            "set or of a map of key IDs to certificates"
+        )
+    return url
+
+
+class KeySet:
+    """The public keys published at one URL, fetched on first use and cached.
+
+    One key set serves any number of verifications and threads. Only one fetch
+    runs at a time. Threads that need the new keys wait for it, and threads
+    whose key is cached do not. When a fetch fails, its error is raised and
+    expired keys are not used in the meantime.
+
+    Args:
+        url: The https URL of a JWK set or of a map of key IDs to PEM
+            certificates.
+        transport: A transport to share with other clients; when given,
+            ``ca_bundle`` and ``timeout`` must not be.
+        ca_bundle: A PEM file of CA certificates to trust instead of the
+            system's.
+        timeout: Seconds allowed to connect, and again for each read.
+        clock: The clock whose monotonic reading times the cache.
+
+    Raises:
+        ConfigurationError: ``url`` is not https, or the options conflict or
+            are invalid.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        transport: Transport | None = None,
+        ca_bundle: str | os.PathLike[str] | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        self._url = check_keys_url(url)
+        if transport is not None and (
+            ca_bundle is not None or timeout != DEFAULT_TIMEOUT
+        ):
+            raise ConfigurationError(
+                "give either transport= or ca_bundle= and timeout=, not both: a "
+                "shared transport brings its own CA bundle and timeout"
+            )
+        self._transport = transport or Transport(ca_bundle=ca_bundle, timeout=timeout)
+        self._clock = clock
+        # _lock guards the cached state below and is never held during a
+        # request. _fetch_lock lets one fetch run at a time.
+        self._lock = threading.Lock()
+        self._fetch_lock = threading.Lock()
+        self._keys: dict[str, PublishedKey] = {}
+        self._fetched_at: float | None = None
+        self._expires_at = 0.0
+
+    def __repr__(self) -> str:
+        return f"KeySet(url={self._url!r}, key_ids={sorted(self.key_ids)!r})"
+
+    @property
+    def url(self) -> str:
+        """The URL that the keys are fetched from."""
+        return self._url
+
+    @property
+    def transport(self) -> Transport:
+        """The connection pool that the keys are fetched through."""
+        return self._transport
+
+    @property
+    def key_ids(self) -> frozenset[str]:
+        """The key IDs of the cached keys, empty before the first fetch."""
+        with self._lock:
+            return frozenset(self._keys)
+
+    def get_key(self, key_id: str) -> PublishedKey:
+        """Return the key with ``key_id``, fetching the keys when needed.
+
+        The keys are fetched when none are cached or the cached ones have
+        expired, and again when ``key_id`` is missing and the last fetch is
+        older than :data:`UNKNOWN_KEY_REFETCH_INTERVAL`. A fetch never blocks
+        the threads that find their key in the cache.
+
+        Raises:
+            UnknownKeyError: No key has this ID, even after a new fetch.
+            KeySetError: The keys could not be fetched or read.
+            TransportError: The request for the keys failed below HTTP.
+        """
+        key, fetch_reason = self._look_up(key_id)
+        if key is not None:
+            return key
+        if fetch_reason is not None:
+            with self._fetch_lock:
+                # Another thread may have fetched while this one waited.
+                key, fetch_reason = self._look_up(key_id)
+                if fetch_reason is not None:
+                    logger.debug(
+                        "fetching the keys from %s: %s", self._url, fetch_reason
+                    )
+                    self._fetch()
+                    key, _ = self._look_up(key_id)
+        if key is None:
+            raise self._unknown_key(key_id)
+        return key
+
+    def refresh(self) -> None:
+        """Fetch the keys now, whatever the cache holds.
+
+        Raises:
+            KeySetError: The keys could not be fetched or read.
+            TransportError: The request for the keys failed below HTTP.
+        """
+        with self._fetch_lock:
+            self._fetch()
+
+    def _look_up(self, key_id: str) -> tuple[PublishedKey | None, str | None]:
+        """Return the cached key, or None and the reason to fetch, if any."""
+        with self._lock:
+            now = self._clock.monotonic()
+            fetched_at = self._fetched_at
+            if fetched_at is None or now >= self._expires_at:
+                return None, "no keys cached, or the cached ones expired"
+            key = self._keys.get(key_id)
+            if key is not None:
+                return key, None
+            if now - fetched_at >= UNKNOWN_KEY_REFETCH_INTERVAL:
+                shown = excerpt(repr(key_id), 100)
+                return None, f"key ID {shown} is not in the cached keys"
+            return None, None
+
+    def _unknown_key(self, key_id: str) -> UnknownKeyError:
+        with self._lock:
+            known = ", ".join(sorted(self._keys)) or "none"
+        return UnknownKeyError(
+            f"token header kid {excerpt(repr(key_id), 100)} names no key at "
+            f"{self._url} (key IDs: {known}): the token was not signed with a "
+            "key published there, so check the keys URL, or try again in "
+            f"{UNKNOWN_KEY_REFETCH_INTERVAL:g} s if the key is new",
+            url=self._url,
+            expected=known,
+            actual=excerpt(key_id, 100),
+        )
+
+    def _fetch(self) -> None:
+        """Fetch and store the keys. Called with ``_fetch_lock`` held."""
+        with self._lock:
+            # A failed fetch also counts: a server that keeps failing then gets
+            # at most one request per interval from unknown key IDs.
+            started = self._clock.monotonic()
+            self._fetched_at = started
+        # The request runs without _lock, so that threads whose key is cached
+        # carry on while it waits for the server.
+        response = self._transport.request(
+            "GET", self._url, headers={"Accept": "application/json"}
+        )
+        keys = parse_key_set(response, self._url)
+        lifetime = cache_lifetime(response.headers)
+        with self._lock:
+            self._keys = keys
+            self._expires_at = started + lifetime
+        logger.debug(
+            "fetched %d keys from %s, cached for %g s: %s",
+            len(keys),
+            self._url,
+            lifetime,
+            ", ".join(sorted(keys)),
+        )
+
+
+def cache_lifetime(headers: Mapping[str, str]) -> float:
+    """Return how long to keep a key set, from its ``Cache-Control`` and ``Age``.
+
+    The result is ``max-age`` minus ``Age``, clamped to
+    :data:`MIN_KEYS_CACHE_TIME` and :data:`MAX_KEYS_CACHE_TIME`. Without
+    ``max-age``, or with ``no-cache`` or ``no-store``, it is the minimum.
+    """
+    directives = headers.get("Cache-Control", "").lower()
+    match = _MAX_AGE.search(directives)
+    if match is None or "no-cache" in directives or "no-store" in directives:
+        return MIN_KEYS_CACHE_TIME
+    age_text = headers.get("Age", "0").strip()
+    age = int(age_text) if age_text.isdigit() else 0
+    lifetime = float(int(match.group(1)) - age)
+    return min(max(lifetime, MIN_KEYS_CACHE_TIME), MAX_KEYS_CACHE_TIME)
+
+
+def parse_key_set(response: Response, url: str) -> dict[str, PublishedKey]:
+    """Read the keys of a response, as a JWK set or a map of certificates.
+
+    Raises:
+        KeySetError: The status is not 200, or the body is neither format, or
+            it contains no usable key.
+    """
+    if response.status != 200:
+        body = redact(excerpt(response.body.decode("utf-8", errors="replace")))
+        raise KeySetError(
+            f"keys URL {url} returned HTTP {response.status}: {body!r}; check the "
+            "URL, or try again later",
+            url=url,
+            status=response.status,
+        )
+    try:
+        document = json.loads(response.body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        document = None
+    if isinstance(document, dict) and isinstance(document.get("keys"), list):
+        keys = _keys_from_jwks(document["keys"], url)
+    elif isinstance(document, dict) and document:
+        keys = _keys_from_certificates(document, url)
+    else:
+        raise KeySetError(
+            f"keys URL {url} returned a body that is not a JSON object: give the "
+            "URL of a JWK set or of a map of key IDs to certificates",
+            url=url,
+            status=response.status,
+        )
+    if not keys:
+        raise KeySetError(
+            f"keys URL {url} returned no usable signing key (RSA, or EC on "
+            "P-256): check the URL",
+            url=url,
+            status=response.status,
+        )
+    return keys
+
+
+def _keys_from_jwks(entries: list[object], url: str) -> dict[str, PublishedKey]:
+    keys: dict[str, PublishedKey] = {}
+    for entry in entries:
+        key = _key_from_jwk(entry)
+        if key is None:
+            continue
+        if key.key_id in keys:
+            # Two keys under one ID would make the choice of key ambiguous.
+            raise KeySetError(
+                f"keys URL {url} publishes key ID {key.key_id} twice: check the URL",
+                url=url,
+                status=200,
+            )
+        keys[key.key_id] = key
+    return keys
+
+
+def _key_from_jwk(entry: object) -> PublishedKey | None:
+    """Build a key from one JWK, or return None for a JWK that cannot sign."""
+    if not isinstance(entry, dict):
+        return None
+    key_id = entry.get("kid")
+    algorithm = entry.get("alg")
+    if not isinstance(key_id, str) or not key_id:
+        logger.debug("skipped a JWK without a kid")
+        return None
+    if entry.get("use", "sig") != "sig" or "d" in entry:
+        # An encryption key, or a private key that a key set should never hold.
+        logger.debug("skipped JWK %s: not a public signing key", key_id)
+        return None
+    try:
+        public_key = _public_key_from_jwk(entry)
+    except (ValueError, TypeError) as exc:
+        logger.warning("skipped JWK %s, which is not a valid key: %s", key_id, exc)
+        return None
+    if public_key is None:
+        logger.debug("skipped JWK %s: key type %s", key_id, entry.get("kty"))
+        return None
+    return PublishedKey(
+        key_id, public_key, algorithm if isinstance(algorithm, str) else None
+    )
+
+
+def _public_key_from_jwk(entry: Mapping[str, object]) -> PublicKey | None:
+    # RFC 7518, section 6: the numbers are unpadded base64url, big-endian.
+    if entry.get("kty") == "RSA":
+        modulus = _jwk_integer(entry, "n")
+        exponent = _jwk_integer(entry, "e")
+        return rsa.RSAPublicNumbers(exponent, modulus).public_key()
+    if entry.get("kty") == "EC" and entry.get("crv") == "P-256":
+        x = _jwk_bytes(entry, "x")
+        y = _jwk_bytes(entry, "y")
+        if len(x) != 32 or len(y) != 32:
+            raise ValueError("x and y of a P-256 key must be 32 bytes each")
+        # from_encoded_point checks that the point lies on the curve.
+        point = b"\x04" + x + y
+        return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+    return None
+
+
+def _jwk_bytes(entry: Mapping[str, object], name: str) -> bytes:
+    value = entry.get(name)
+    if not isinstance(value, str):
+        raise ValueError(f"member {name} is missing")
+    return decode_base64url(value)
+
+
+def _jwk_integer(entry: Mapping[str, object], name: str) -> int:
+    return int.from_bytes(_jwk_bytes(entry, name), "big")
+
+
+def _keys_from_certificates(
+    document: Mapping[str, object], url: str
+) -> dict[str, PublishedKey]:
+    keys: dict[str, PublishedKey] = {}
+    for key_id, pem in document.items():
+        if not isinstance(pem, str) or "-----BEGIN CERTIFICATE-----" not in pem:
+            raise KeySetError(
+                f"keys URL {url} returned an object that is neither a JWK set (no "
+                f"keys member) nor a map of key IDs to PEM certificates (key ID "
+                f"{excerpt(repr(key_id), 60)}): check the URL",
+                url=url,
+                status=200,
+            )
+        # The certificate only carries the key: Google's are self-signed, and
+        # the https fetch from the keys URL is what makes them trusted, so the
+        # certificate's issuer and dates are not checked.
+        try:
+            certificate = x509.load_pem_x509_certificate(pem.encode("ascii"))
+            public_key = certificate.public_key()
+        except (ValueError, UnicodeEncodeError) as exc:
+            logger.warning(
+                "skipped certificate %s, which is not a valid PEM certificate: %s",
+                key_id,
+                type(exc).__name__,
+            )
+            continue
+        if isinstance(public_key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+            keys[key_id] = PublishedKey(key_id, public_key, None)
+    return keys
+
+
+MAX_SHARED_KEY_SETS: Final = 32
+"""Key sets that :func:`shared_key_set` keeps. A program verifies against one
+or two URLs, so the bound only matters for a caller that makes a new transport
+for each call, whose key sets would otherwise pile up."""
+
+_shared_lock = threading.Lock()
+_shared: collections.OrderedDict[tuple[object, ...], KeySet] = collections.OrderedDict()
+
+
+def shared_key_set(
+    url: str,
+    *,
+    transport: Transport | None,
+    ca_bundle: str | os.PathLike[str] | None,
+    timeout: float,
+) -> KeySet:
+    """Return the process-wide key set for a URL and connection options.
+
+    Calls with the same URL and the same transport (or the same CA bundle and
+    timeout) share one :class:`KeySet`, so its cache lasts across calls. The
+    least recently used set is dropped beyond :data:`MAX_SHARED_KEY_SETS`.
+
+    Raises:
+        ConfigurationError: The URL or the options are invalid.
+    """
+    bundle = None if ca_bundle is None else os.fspath(ca_bundle)
+    cache_key: tuple[object, ...] = (url, transport, bundle, timeout)
+    with _shared_lock:
+        key_set = _shared.get(cache_key)
+        if key_set is not None:
+            _shared.move_to_end(cache_key)
+            return key_set
+    key_set = KeySet(url, transport=transport, ca_bundle=ca_bundle, timeout=timeout)
+    with _shared_lock:
+        # Another thread may have added one meanwhile: keep the first.
+        key_set = _shared.setdefault(cache_key, key_set)
+        _shared.move_to_end(cache_key)
+        while len(_shared) > MAX_SHARED_KEY_SETS:
+            _shared.popitem(last=False)
+    return key_set
