@@ -21,9 +21,18 @@ from __future__ import annotations
 import logging
 
 from ._assertion import ASSERTION_LIFETIME, GOOGLE_TOKEN_AUDIENCE, build_assertion
-from ._credentials import REFRESH_MARGIN, Credentials, IDTokenCredentials
+from ._auth import IAPAuth
+from ._credentials import (
+    MIN_REFRESH_INTERVAL,
+    MIN_TOKEN_VALIDITY,
+    REFRESH_MARGIN,
+    Credentials,
+    IDTokenCredentials,
+)
 from ._errors import (
     ConfigurationError,
+    HTTPStatusError,
+    IAPError,
     KeyFileError,
     KeyFileFieldError,
     KeyFileFormatError,
@@ -38,6 +47,7 @@ from ._errors import (
     TransportError,
 )
 from ._fetch import fetch_id_token
+from ._http import DEFAULT_MAX_BODY_SIZE, APIResponse, AuthorizedHTTP
 from ._idtoken import IDToken
 from ._keyfile import ServiceAccountKey
 from ._token_uri import DEFAULT_TOKEN_URI
@@ -47,12 +57,20 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ASSERTION_LIFETIME",
+    "DEFAULT_MAX_BODY_SIZE",
     "DEFAULT_TIMEOUT",
     "DEFAULT_TOKEN_URI",
     "GOOGLE_TOKEN_AUDIENCE",
+    "MIN_REFRESH_INTERVAL",
+    "MIN_TOKEN_VALIDITY",
     "REFRESH_MARGIN",
+    "APIResponse",
+    "AuthorizedHTTP",
     "ConfigurationError",
     "Credentials",
+    "HTTPStatusError",
+    "IAPAuth",
+    "IAPError",
     "IDToken",
     "IDTokenCredentials",
     "KeyFileError",

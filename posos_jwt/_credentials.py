@@ -215,7 +215,7 @@ class Credentials(abc.ABC):
         self.drop_token()
         self._drop_source()
 
-    def _drop_source(self) -> None:
+    def _drop_source(self) -> None:  # noqa: B027 (an optional hook, not abstract)
         """Forget what the subclass loaded to fetch tokens. Nothing by default."""
 
     def _remaining(self, token: IDToken) -> float:

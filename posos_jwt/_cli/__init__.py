@@ -14,6 +14,7 @@ code  meaning
 4     rejected by the token endpoint
 5     network, TLS or timeout
 6     the returned token failed its check
+7     HTTP error status from the API, or a refusal by IAP
 ====  ==========================================================
 """
 
@@ -22,10 +23,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .. import PososJWTError
-from . import _check_key, _demo, _token
+from . import _check_key, _demo, _request, _token
 from ._common import EXIT_USAGE, ArgumentParser, UsageError, print_error, setup_logging
 
-COMMANDS = (_token, _check_key, _demo)
+COMMANDS = (_token, _request, _check_key, _demo)
 
 
 def build_parser() -> ArgumentParser:
