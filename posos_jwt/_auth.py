@@ -18,7 +18,7 @@ from ._http import TOKEN_HEADERS, check_api_url
 
 
 class _OutgoingRequest(Protocol):
-    """What this module needs of a requests or httpx request."""
+    """The part of a requests or httpx request that this module uses."""
 
     @property
     def headers(self) -> MutableMapping[str, str]: ...
@@ -37,10 +37,11 @@ class IAPAuth:
     The token comes from ``credentials.get_token_for_url(url)``, so it is
     cached and refreshed as :class:`Credentials` describes.
 
-    This object only adds the header: it neither retries after IAP's 401 nor
-    recognises IAP's redirect to sign in, because a callable ``auth`` sees no
-    response in httpx. requests follows redirects unless told not to, so pass
-    ``allow_redirects=False`` there. :class:`AuthorizedHTTP` does both.
+    This object only adds the header. It neither retries after IAP's 401 nor
+    recognises IAP's redirect to sign in, because httpx never passes the
+    response to a callable ``auth``. requests follows redirects unless told
+    not to, so pass ``allow_redirects=False`` there. :class:`AuthorizedHTTP`
+    does both.
 
     Args:
         credentials: The credentials that provide the token for each URL.

@@ -32,8 +32,8 @@ REFRESH_MARGIN: Final = 300
 """Seconds before expiry at which a cached token is replaced. IAP checks
 ``exp`` against its own clock when the request arrives, so the margin covers
 clock differences, a slow upload and a retried request. google-auth uses 225 s
-(3 min 45 s); five minutes leaves more room for a large upload through a slow
-proxy and costs about one more token request a day with one-hour tokens."""
+(3 min 45 s). Five minutes leaves more room for a large upload through a slow
+proxy, and costs about one more token request a day with one-hour tokens."""
 
 MIN_REFRESH_INTERVAL: Final = 30.0
 """Seconds, on the monotonic clock, between two tries at an early refresh while
@@ -191,9 +191,9 @@ class Credentials(abc.ABC):
         """Drop the cached token, so that the next call fetches a new one.
 
         Args:
-            token: The token that a server refused. When given, the cache is
-                dropped only if it still holds this token, so that many
-                threads that saw the same refusal cause one new fetch.
+            token: The token that a server rejected. When given, the cache is
+                dropped only if it still contains this token, so that many
+                threads that saw the same rejection cause one new fetch.
         """
         with self._lock:
             cached = self._token
@@ -301,7 +301,7 @@ class IDTokenCredentials(Credentials):
     A key read from a file follows the file: when its content changes, the
     next fetch signs with the new key, without a restart. When the token
     endpoint rejects a key with ``invalid_grant``, the file is read once more
-    and the fetch is retried if it holds another key. ``_keysource.py`` says
+    and the fetch is retried if it contains another key. ``_keysource.py`` says
     how a change is noticed.
 
     Args:

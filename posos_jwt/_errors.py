@@ -243,10 +243,10 @@ class TokenCheckError(PososJWTError):
 
 
 class IAPError(PososJWTError):
-    """Identity-Aware Proxy refused the request, with or without a retry.
+    """Identity-Aware Proxy rejected the request, after a retry or without one.
 
     IAP marks its own responses with ``x-goog-iap-generated-response: true``.
-    It refuses a missing or invalid token with 401, or, when the request
+    It rejects a missing or invalid token with 401, or, when the request
     accepts ``text/html``, with a 302 to Google's sign-in page.
 
     Attributes:
@@ -279,11 +279,11 @@ class IAPError(PososJWTError):
 
 
 class HTTPStatusError(PososJWTError):
-    """The API answered with a status outside 200-299.
+    """The API returned a status outside 200-299.
 
     Attributes:
         status: The HTTP status of the response.
-        host: The host that answered.
+        host: The host that sent the response.
         body_excerpt: The start of the body as one line, with JWTs redacted.
     """
 

@@ -1,12 +1,13 @@
 """An HTTP client that sends an ID token with every request to an IAP-protected API.
 
-:class:`AuthorizedHTTP` adds ``Authorization: Bearer <token>`` (or
-``Proxy-Authorization``, which IAP reads first and does not pass on to the
-application) and turns IAP's refusals into :class:`IAPError`. IAP marks the
-responses it generates itself with ``x-goog-iap-generated-response: true``. It
-refuses a missing or invalid token with 401, or, when the request accepts
-``text/html``, with a 302 to Google's sign-in page. A redirect is never
-followed, so a refusal can never turn into a 200 of that sign-in page.
+:class:`AuthorizedHTTP` adds ``Authorization: Bearer <token>`` to each request,
+or ``Proxy-Authorization``, which IAP reads before ``Authorization`` and so
+leaves ``Authorization`` to the application. It turns IAP's rejections into
+:class:`IAPError`. IAP marks the responses it generates itself with
+``x-goog-iap-generated-response: true``. It rejects a missing or invalid token
+with 401, or, when the request accepts ``text/html``, with a 302 to Google's
+sign-in page. A redirect is never followed, so a rejection can never turn into a
+200 of that sign-in page.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from ._transport import Transport, transport_error
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY_SIZE: Final = 64 * 1024 * 1024
-"""Largest API response body read into memory, in bytes. API answers (a FHIR
+"""Largest API response body read into memory, in bytes. API responses (a FHIR
 bundle, say) can exceed the token endpoint's 1 MiB cap; 64 MiB still keeps a
 runaway response from exhausting a server's memory. ``max_body_size=`` changes
 it."""
@@ -56,7 +57,7 @@ class APIResponse:
         status: The HTTP status code.
         headers: The response headers, with case-insensitive names.
         body: The body, decoded from any ``Content-Encoding``.
-        host: The host that answered, for messages.
+        host: The host that sent the response, for messages.
     """
 
     status: int
@@ -116,9 +117,9 @@ def check_api_url(url: str) -> str:
     return host
 
 
-def is_iap_refusal(status: int, headers: Mapping[str, str]) -> bool:
-    """Tell whether a response is IAP refusing the request: a 401 or a redirect
-    that IAP generated itself."""
+def is_iap_rejection(status: int, headers: Mapping[str, str]) -> bool:
+    """Tell whether a response is IAP's rejection: a 401 or a redirect that IAP
+    generated itself."""
     generated = headers.get(IAP_GENERATED_HEADER, "").strip().lower() == "true"
     return generated and (status == 401 or 300 <= status <= 399)
 
@@ -129,14 +130,14 @@ class AuthorizedHTTP:
     Requests go through the credentials' :class:`Transport` (one connection
     pool, the same TLS trust and timeouts) unless ``transport`` is given.
     Redirects are never followed. On IAP's first 401, the token is dropped, a
-    new one fetched and the request sent once more; a second refusal, or any
+    new one fetched and the request sent once more. A second rejection, or any
     redirect by IAP, raises :class:`IAPError`.
 
     Args:
         credentials: The credentials that provide the token for each URL.
         proxy_authorization: Send the token in ``Proxy-Authorization``
-            instead of ``Authorization``. IAP reads it first and removes it,
-            which leaves ``Authorization`` to the application.
+            instead of ``Authorization``. IAP reads it first and passes
+            ``Authorization`` on to the application.
         transport: The transport to send through, when the credentials have
             none or another is wanted.
         max_body_size: Largest response body read, in bytes.
@@ -204,7 +205,7 @@ class AuthorizedHTTP:
         Raises:
             ConfigurationError: The URL is not acceptable, or ``headers`` sets
                 the token header.
-            IAPError: IAP refused the request after a retry with a new token,
+            IAPError: IAP rejected the request after a retry with a new token,
                 or redirected it to sign in.
             TransportError: The request failed below HTTP, or the body is
                 larger than ``max_body_size``.
@@ -214,16 +215,16 @@ class AuthorizedHTTP:
         self._check_headers(headers or {})
         token = self.credentials.get_token_for_url(url)
         response = self._send(method, url, host, body, headers, token)
-        if response.status == 401 and is_iap_refusal(401, response.headers):
+        if response.status == 401 and is_iap_rejection(401, response.headers):
             logger.warning(
-                "IAP at %s refused the ID token with HTTP 401, so it is dropped "
+                "IAP at %s rejected the ID token with HTTP 401, so it is dropped "
                 "and the request is sent once more with a new token",
                 host,
             )
             self.credentials.drop_token(token)
             token = self.credentials.get_token_for_url(url)
             response = self._send(method, url, host, body, headers, token)
-        if is_iap_refusal(response.status, response.headers):
+        if is_iap_rejection(response.status, response.headers):
             raise iap_error(response, token)
         return response
 
@@ -278,7 +279,7 @@ class AuthorizedHTTP:
 
 
 def iap_error(response: APIResponse, token: str) -> IAPError:
-    """Build the error for IAP's refusal of ``token``.
+    """Build the error for IAP's rejection of ``token``.
 
     The message names the token's ``aud`` and ``email`` claims, which are not
     secret, and never the token.
@@ -296,18 +297,18 @@ def iap_error(response: APIResponse, token: str) -> IAPError:
     )
     if response.status == 401:
         iap_message = body_excerpt(response.body)
-        what = f"rejected the ID token with HTTP 401 twice: {iap_message}"
+        failure = f"rejected the ID token with HTTP 401 twice: {iap_message}"
     else:
         location = response.headers.get("location", "")
-        # The query of a sign-in URL holds only IAP's client ID and return
+        # The query of a sign-in URL contains only IAP's client ID and return
         # address, but it is long, so the message keeps the host and path.
         iap_message = safe_url(location.partition("?")[0]) or "(no Location)"
-        what = (
+        failure = (
             f"redirected the request to the sign-in page {iap_message} with HTTP "
             f"{response.status} instead of accepting the ID token"
         )
     return IAPError(
-        f"IAP at {response.host} {what}; {sent}",
+        f"IAP at {response.host} {failure}; {sent}",
         status=response.status,
         host=response.host,
         iap_message=iap_message,

@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class FileStamp:
-    """What ``os.stat`` reports about a key file, to notice that it changed.
+    """The ``os.stat`` fields of a key file that show that it changed.
 
     Attributes:
         inode: The inode number, which changes when a new file is renamed over
@@ -103,7 +103,7 @@ class KeySource:
         """Re-read the file after the token endpoint rejected ``rejected``.
 
         Returns:
-            Whether the file now holds another key to try. A file that cannot
+            Whether the file now contains another key to try. A file that cannot
             be used is logged as a warning and counts as no new key.
         """
         path = rejected.path
@@ -127,7 +127,7 @@ class KeySource:
             if key.fingerprint == rejected.fingerprint:
                 return False
             logger.warning(
-                "key %s of %s was rejected (invalid_grant); key file %s now holds "
+                "key %s of %s was rejected (invalid_grant); key file %s now contains "
                 "key %s, retrying with it",
                 rejected.private_key_id,
                 rejected.client_email,

@@ -150,7 +150,7 @@ def test_error_status_exit_7(
     assert "no such drug" in error_line(err)
 
 
-def test_iap_refusal_exit_7(
+def test_iap_rejection_exit_7(
     standin: GoogleStandIn, key_file: Path, capsysbinary: pytest.CaptureFixture[bytes]
 ) -> None:
     args = request_args(

@@ -89,7 +89,7 @@ def test_token_cached_across_requests(standin: GoogleStandIn, key_file: Path) ->
     assert standin.count("api") == 5
 
 
-def test_iap_refusing_once_retried(standin: GoogleStandIn, key_file: Path) -> None:
+def test_iap_rejecting_once_retried(standin: GoogleStandIn, key_file: Path) -> None:
     standin.push_fault("api", iap_401("Expired JWT"))
     http = AuthorizedHTTP(credentials_for(standin, key_file))
     response = http.request("GET", standin.api_url)
@@ -98,7 +98,7 @@ def test_iap_refusing_once_retried(standin: GoogleStandIn, key_file: Path) -> No
     assert standin.count("api") == 2
 
 
-def test_iap_always_refusing_raises(
+def test_iap_always_rejecting_raises(
     standin: GoogleStandIn, key_file: Path, account: dict[str, str]
 ) -> None:
     # A token for another audience: the stand-in's IAP rejects it every time.

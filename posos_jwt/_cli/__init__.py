@@ -14,7 +14,7 @@ code  meaning
 4     rejected by the token endpoint
 5     network, TLS or timeout
 6     the returned token failed its check
-7     HTTP error status from the API, or a refusal by IAP
+7     HTTP error status from the API, or a rejection by IAP
 ====  ==========================================================
 """
 

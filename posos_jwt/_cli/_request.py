@@ -64,7 +64,7 @@ def add_parser(subparsers: Any) -> None:
         "--proxy-authorization",
         action="store_true",
         help="send the token in Proxy-Authorization instead of Authorization, "
-        "which IAP reads first and does not pass on to the application",
+        "which IAP reads first, leaving Authorization to the application",
     )
     add_key_file_option(parser)
     parser.add_argument(
