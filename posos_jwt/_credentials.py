@@ -423,13 +423,13 @@ class IDTokenCredentials(Credentials):
         self._key_source.drop()
 
     def _fetch_id_token(self) -> IDToken:
-        rejected = self._key = self._key_source.current()
+        key = self._key = self._key_source.current()
         try:
             return self._fetch_with_key()
         except TokenEndpointError as exc:
             if exc.error != "invalid_grant":
                 raise
-            if not self._key_source.reload_after_rejection(rejected):
+            if not self._key_source.reload_after_rejection(key):
                 raise
         self._key = self._key_source.key
         return self._fetch_with_key()

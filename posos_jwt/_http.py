@@ -100,10 +100,13 @@ def check_api_url(url: str) -> str:
     """
     try:
         parts = urlsplit(url)
+        # urlsplit checks the port only when it is read.
+        port = parts.port
     except ValueError as exc:
         raise ConfigurationError(
             f"URL {safe_url(url)} is not valid ({exc}): give an https URL"
         ) from exc
+    del port
     host = parts.hostname
     if parts.scheme not in ("https", "http") or not host:
         raise ConfigurationError(

@@ -184,6 +184,8 @@ def test_sign_in_redirect_exit_7(
         (["-H", "proxy-authorization: Bearer x"], "takes no credential"),
         (["-H", "no colon"], "give a header as 'Name: value'"),
         (["-H", "Bad Name: x"], "give a header as 'Name: value'"),
+        (["-H", "X-Name: caf\u00e9"], "must be ASCII"),
+        (["-X", "GET /x"], "give an HTTP method"),
         (["-d", "@/nonexistent/body"], "cannot read the file"),
     ],
 )

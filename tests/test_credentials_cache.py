@@ -80,7 +80,7 @@ def test_failed_fetch_raises_in_every_waiter(
     standin: GoogleStandIn, key_file: Path
 ) -> None:
     # The delay keeps the one request in flight until every thread waits on it.
-    standin.push_fault("token", Fault(status=503, body=b"busy", delay=0.5))
+    standin.push_fault("token", Fault(status=503, body=b"busy", delay=1.0))
     credentials = credentials_for(standin, key_file)
     tokens, errors = run_together(credentials.get_token)
     assert tokens == []
@@ -204,7 +204,9 @@ def test_drop_token_during_fetch_not_cached(
     credentials = credentials_for(standin, key_file)
     fetch = threading.Thread(target=credentials.get_token)
     fetch.start()
-    while standin.count("token") == 0:
+    for _ in range(500):
+        if standin.count("token") > 0:
+            break
         threading.Event().wait(0.01)
     credentials.drop_token()
     fetch.join()

@@ -189,6 +189,7 @@ def test_body_over_limit_raises(standin: GoogleStandIn, key_file: Path) -> None:
         ("http://api.example.invalid/", "uses plain http"),
         ("ftp://127.0.0.1/", "not an http"),
         ("https://[::1/", "not valid"),
+        ("https://127.0.0.1:99999/", "not valid"),
     ],
 )
 def test_unsafe_url_rejected(

@@ -16,8 +16,8 @@ from ._common import (
 )
 from ._token import load_key
 
-HEADER_NAME: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-"""A header name: an RFC 9110 ``token``."""
+HTTP_TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+"""An RFC 9110 ``token``, the grammar of a method and of a header name."""
 
 CREDENTIAL_HEADERS: Final = frozenset({"authorization", "proxy-authorization"})
 """Headers that carry credentials, which the command sets itself and never
@@ -81,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
     headers = parse_headers(args.headers)
     body = read_body(args.data)
     method = args.method or ("POST" if body is not None else "GET")
+    if not HTTP_TOKEN.fullmatch(method):
+        raise UsageError(f"-X {method!r}: give an HTTP method such as GET or POST")
     client_id = client_id_from(args)
     key = load_key(args.key_file)
     credentials = IDTokenCredentials(
@@ -108,10 +110,12 @@ def parse_headers(values: list[str]) -> dict[str, str]:
     for value in values:
         name, colon, text = value.partition(":")
         name = name.strip()
-        if not colon or not HEADER_NAME.fullmatch(name):
+        if not colon or not HTTP_TOKEN.fullmatch(name):
             raise UsageError(f"-H {name!r}: give a header as 'Name: value'")
-        if any(character in text for character in "\r\n\0"):
-            raise UsageError(f"-H {name}: the value contains a line break or NUL")
+        if not text.isascii() or any(character in text for character in "\r\n\0"):
+            raise UsageError(
+                f"-H {name}: the value must be ASCII without line breaks or NUL"
+            )
         if name.lower() in CREDENTIAL_HEADERS:
             raise UsageError(
                 f"-H {name}: posos-jwt sets the token header itself and takes no "
