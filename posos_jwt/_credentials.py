@@ -423,6 +423,8 @@ class IDTokenCredentials(Credentials):
         self._key_source.drop()
 
     def _fetch_id_token(self) -> IDToken:
+        # NOTE: the token endpoint stays the one resolved from the first key;
+        # the token_uri and universe_domain of a rotated key are not read.
         key = self._key = self._key_source.current()
         try:
             return self._fetch_with_key()
