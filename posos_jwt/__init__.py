@@ -21,10 +21,19 @@ from __future__ import annotations
 import logging
 
 from ._assertion import ASSERTION_LIFETIME, GOOGLE_TOKEN_AUDIENCE, build_assertion
-from ._credentials import REFRESH_MARGIN, Credentials, IDTokenCredentials
+from ._auth import IAPAuth
+from ._credentials import (
+    MIN_REFRESH_INTERVAL,
+    MIN_TOKEN_VALIDITY,
+    REFRESH_MARGIN,
+    Credentials,
+    IDTokenCredentials,
+)
 from ._discovery import find_credentials
 from ._errors import (
     ConfigurationError,
+    HTTPStatusError,
+    IAPError,
     KeyFileError,
     KeyFileFieldError,
     KeyFileFormatError,
@@ -52,6 +61,7 @@ from ._errors import (
     VerificationError,
 )
 from ._fetch import fetch_id_token
+from ._http import DEFAULT_MAX_BODY_SIZE, APIResponse, AuthorizedHTTP
 from ._idtoken import IDToken
 from ._impersonated import DEFAULT_IAM_ENDPOINT, AccessToken, ImpersonatedCredentials
 from ._keyfile import ServiceAccountKey
@@ -75,6 +85,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ASSERTION_LIFETIME",
     "DEFAULT_IAM_ENDPOINT",
+    "DEFAULT_MAX_BODY_SIZE",
     "DEFAULT_TIMEOUT",
     "DEFAULT_TOKEN_URI",
     "GOOGLE_CERTS_URL",
@@ -82,12 +93,19 @@ __all__ = [
     "GOOGLE_TOKEN_AUDIENCE",
     "IAP_CERTS_URL",
     "METADATA_TIMEOUT",
+    "MIN_REFRESH_INTERVAL",
+    "MIN_TOKEN_VALIDITY",
     "REFRESH_MARGIN",
     "SELF_SIGNED_LIFETIME",
     "VERIFY_LEEWAY",
+    "APIResponse",
     "AccessToken",
+    "AuthorizedHTTP",
     "ConfigurationError",
     "Credentials",
+    "HTTPStatusError",
+    "IAPAuth",
+    "IAPError",
     "IDToken",
     "IDTokenCredentials",
     "ImpersonatedCredentials",

@@ -8,7 +8,9 @@ that comes back, and keep it until it is about to expire.
 from __future__ import annotations
 
 import abc
+import copy
 import logging
+import math
 import os
 import threading
 from collections.abc import Mapping
@@ -16,9 +18,11 @@ from typing import Any, Final
 
 from ._assertion import build_assertion, check_client_id
 from ._clock import SYSTEM_CLOCK, Clock
+from ._errors import PososJWTError, TokenEndpointError
 from ._exchange import request_id_token
 from ._idtoken import IDToken, check_id_token, format_utc
 from ._keyfile import ServiceAccountKey
+from ._keysource import KeySource
 from ._token_uri import resolve_token_uri
 from ._transport import DEFAULT_TIMEOUT, Transport
 
@@ -27,18 +31,58 @@ logger = logging.getLogger(__name__)
 REFRESH_MARGIN: Final = 300
 """Seconds before expiry at which a cached token is replaced. IAP checks
 ``exp`` against its own clock when the request arrives, so the margin covers
-clock differences, a slow upload and a retried request. Five minutes is about
-8 % of a one-hour token."""
+clock differences, a slow upload and a retried request. google-auth uses 225 s
+(3 min 45 s). Five minutes leaves more room for a large upload through a slow
+proxy, and costs about one more token request a day with one-hour tokens."""
+
+MIN_REFRESH_INTERVAL: Final = 30.0
+"""Seconds, on the monotonic clock, between two tries at an early refresh while
+the cached token is still valid. It bounds the requests of a token endpoint
+whose tokens live shorter than :data:`REFRESH_MARGIN` to about two a minute,
+and spaces out the tries while the endpoint is failing."""
+
+MIN_TOKEN_VALIDITY: Final = 10
+"""Seconds before ``exp`` from which a cached token is no longer returned, even
+when a refresh fails: a request sent with it must still reach IAP in time."""
+
+
+class _Flight:
+    """One fetch of a token, and its outcome for every caller that waits on it.
+
+    The fetching thread sets ``token`` or ``error`` before it sets ``done``.
+    When the fetch is interrupted by a ``BaseException`` that is not an
+    ``Exception`` (``KeyboardInterrupt``), both stay ``None`` and the waiters
+    start a fetch of their own.
+    """
+
+    def __init__(self, generation: int) -> None:
+        self.generation = generation
+        self.done = threading.Event()
+        self.token: IDToken | None = None
+        self.error: Exception | None = None
 
 
 class Credentials(abc.ABC):
     """Cached ID tokens for one audience, whatever their source.
 
     A subclass fetches a new token in :meth:`_fetch_id_token`, and this class
-    decides when to call it. The token is fetched on first use and kept
-    until it expires within :data:`REFRESH_MARGIN`. The methods are safe to
-    call from many threads: one fetch runs at a time, and callers that wait
-    for it get its result.
+    decides when to call it:
+
+    - A cached token is returned until it expires within
+      :data:`REFRESH_MARGIN`. The token and its expiry are one immutable
+      :class:`IDToken`, so no caller sees one without the other.
+    - Single flight: at most one fetch runs at a time. Callers that need a
+      token while it runs wait for it and get its token, or raise its
+      exception. A failure is not remembered, so the next call fetches again.
+    - An early refresh (the cached token expires within the margin but is
+      still valid for :data:`MIN_TOKEN_VALIDITY`) is tried at most once per
+      :data:`MIN_REFRESH_INTERVAL`. If it fails, a warning is logged and the
+      cached token is returned; other callers get the cached token without
+      waiting while it runs.
+
+    Expiry is compared with ``clock.time()`` (UTC epoch seconds, like ``exp``),
+    and the interval between tries with ``clock.monotonic()``, which does not
+    jump when the system clock is set.
 
     Args:
         target_audience: The OAuth client ID of the IAP resource.
@@ -51,8 +95,13 @@ class Credentials(abc.ABC):
     def __init__(self, target_audience: str, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self._target_audience = check_client_id(target_audience)
         self._clock = clock
+        # The lock guards the four fields below it. Reading ``_token`` alone
+        # needs no lock, because it is replaced by one assignment.
         self._lock = threading.Lock()
         self._token: IDToken | None = None
+        self._flight: _Flight | None = None
+        self._generation = 0
+        self._next_early_refresh = -math.inf
 
     @property
     def target_audience(self) -> str:
@@ -63,6 +112,12 @@ class Credentials(abc.ABC):
     def id_token(self) -> IDToken | None:
         """The cached token, or ``None`` before the first refresh."""
         return self._token
+
+    @property
+    def transport(self) -> Transport | None:
+        """The connection pool that the credentials fetch tokens through, for an
+        HTTP client to share, or ``None`` if they use none."""
+        return None
 
     def get_token(self) -> str:
         """Return a valid ID token, fetching a new one when needed.
@@ -89,48 +144,152 @@ class Credentials(abc.ABC):
         """Return a valid :class:`IDToken`, fetching a new one when needed.
 
         Raises:
-            PososJWTError: The token could not be fetched.
+            PososJWTError: The token could not be fetched and no cached token
+                is still valid.
         """
         token = self._token
-        if token is not None and self._is_fresh(token):
+        if token is not None and self._remaining(token) > REFRESH_MARGIN:
             return token
-        with self._lock:
-            # Another thread may have refreshed while this one waited.
-            token = self._token
-            if token is not None and self._is_fresh(token):
-                return token
-            return self._refresh_locked()
+        while True:
+            with self._lock:
+                token = self._token
+                remaining = -math.inf if token is None else self._remaining(token)
+                if token is not None and remaining > REFRESH_MARGIN:
+                    return token
+                usable = token if remaining > MIN_TOKEN_VALIDITY else None
+                if usable is not None and (
+                    self._flight is not None
+                    or self._clock.monotonic() < self._next_early_refresh
+                ):
+                    return usable
+                flight, leader = self._join_or_start_flight()
+            if leader:
+                self._fly(flight)
+            result = self._outcome(flight, fallback=usable, leader=leader)
+            if result is not None:
+                return result
 
     def refresh(self) -> IDToken:
         """Fetch a new ID token now, whatever the cache holds.
 
+        A fetch that another thread has started is joined instead of starting
+        a second one.
+
         Raises:
             PososJWTError: The token could not be fetched.
         """
+        while True:
+            with self._lock:
+                flight, leader = self._join_or_start_flight()
+            if leader:
+                self._fly(flight)
+            result = self._outcome(flight, fallback=None, leader=leader)
+            if result is not None:
+                return result
+
+    def drop_token(self, token: str | None = None) -> None:
+        """Drop the cached token, so that the next call fetches a new one.
+
+        Args:
+            token: The token that a server rejected. When given, the cache is
+                dropped only if it still contains this token, so that many
+                threads that saw the same rejection cause one new fetch.
+        """
         with self._lock:
-            return self._refresh_locked()
+            cached = self._token
+            if token is not None and (cached is None or cached.value != token):
+                return
+            self._token = None
+            # A fetch in progress may carry the dropped token's state: its
+            # waiters still get its outcome, but it is not cached.
+            self._flight = None
+            self._generation += 1
+            self._next_early_refresh = -math.inf
 
     def invalidate(self) -> None:
-        """Drop the cached token, so that the next call fetches a new one."""
+        """Drop the cached token and what was loaded to make one, such as a key.
+
+        Call it when the key was rotated by a means that the credentials
+        cannot see. The next call loads again and fetches a new token.
+        """
+        self.drop_token()
+        self._drop_source()
+
+    def _drop_source(self) -> None:  # noqa: B027 (an optional hook, not abstract)
+        """Forget what the subclass loaded to fetch tokens. Nothing by default."""
+
+    def _remaining(self, token: IDToken) -> float:
+        return token.expiry - self._clock.time()
+
+    def _join_or_start_flight(self) -> tuple[_Flight, bool]:
+        """Return the fetch in progress, or a new one; called with the lock held.
+
+        The boolean is true when the caller started the fetch and must run it.
+        """
+        if self._flight is not None:
+            return self._flight, False
+        self._flight = _Flight(self._generation)
+        return self._flight, True
+
+    def _fly(self, flight: _Flight) -> None:
+        try:
+            flight.token = self._fetch_id_token()
+        except Exception as exc:
+            flight.error = exc
+        finally:
+            self._land(flight)
+
+    def _land(self, flight: _Flight) -> None:
         with self._lock:
-            self._token = None
+            if self._flight is flight:
+                self._flight = None
+            self._next_early_refresh = self._clock.monotonic() + MIN_REFRESH_INTERVAL
+            token = flight.token
+            if token is not None and flight.generation == self._generation:
+                self._token = token
+                logger.debug(
+                    "ID token for audience %s expires at %s",
+                    self._target_audience,
+                    format_utc(token.expiry),
+                )
+        flight.done.set()
 
-    def _is_fresh(self, token: IDToken) -> bool:
-        return token.expiry - REFRESH_MARGIN > self._clock.time()
+    def _outcome(
+        self, flight: _Flight, *, fallback: IDToken | None, leader: bool
+    ) -> IDToken | None:
+        """Wait for ``flight``, and return its token or raise its error.
 
-    def _refresh_locked(self) -> IDToken:
-        token = self._fetch_id_token()
-        self._token = token
-        logger.debug(
-            "ID token for audience %s expires at %s",
-            self._target_audience,
-            format_utc(token.expiry),
-        )
-        return token
+        Returns:
+            ``None`` when the fetch was interrupted, so that the caller tries
+            again.
+        """
+        flight.done.wait()
+        if flight.token is not None:
+            return flight.token
+        error = flight.error
+        if error is None:
+            return None
+        if fallback is not None and isinstance(error, PososJWTError):
+            if leader:
+                logger.warning(
+                    "early refresh of the ID token for audience %s failed, so the "
+                    "cached token is used until it expires at %s: %s",
+                    self._target_audience,
+                    format_utc(fallback.expiry),
+                    error,
+                )
+            return fallback
+        # Every waiter raises the same exception object, as
+        # concurrent.futures.Future.result() does.
+        raise error
 
     @abc.abstractmethod
     def _fetch_id_token(self) -> IDToken:
-        """Fetch and check a new token. Called with the lock held."""
+        """Fetch and check a new token.
+
+        At most one call runs at a time, except after :meth:`drop_token` while
+        a fetch is in progress.
+        """
 
 
 class IDTokenCredentials(Credentials):
@@ -138,6 +297,12 @@ class IDTokenCredentials(Credentials):
 
     The key signs an assertion that Google's token endpoint exchanges for an
     ID token. Caching and refreshing are those of :class:`Credentials`.
+
+    A key read from a file follows the file: when its content changes, the
+    next fetch signs with the new key, without a restart. When the token
+    endpoint rejects a key with ``invalid_grant``, the file is read once more
+    and the fetch is retried if it contains another key. ``_keysource.py`` says
+    how a change is noticed.
 
     Args:
         key: The service-account key that signs the assertions.
@@ -166,6 +331,8 @@ class IDTokenCredentials(Credentials):
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         super().__init__(target_audience, clock=clock)
+        self._key_source = KeySource(key)
+        # The key that the fetch in progress signs with.
         self._key = key
         self._token_uri = resolve_token_uri(
             key.token_uri,
@@ -207,22 +374,40 @@ class IDTokenCredentials(Credentials):
         key = ServiceAccountKey.from_info(info)
         return cls(key, target_audience, **options)
 
+    def with_target_audience(self, target_audience: str) -> IDTokenCredentials:
+        """Return credentials for another audience that share this key.
+
+        The new credentials share the key (and its rotation), the token
+        endpoint and the transport, and have a cache of their own. Use them
+        for another IAP resource of the same service, such as a FHIR or CDS
+        Hooks endpoint with its own OAuth client ID.
+
+        Raises:
+            ConfigurationError: ``target_audience`` is empty.
+        """
+        other = copy.copy(self)
+        # The copy shares every attribute of this object; the base class's
+        # initialiser then gives it its own audience, lock and empty cache.
+        Credentials.__init__(other, target_audience, clock=self._clock)
+        return other
+
     def __repr__(self) -> str:
         return (
-            f"IDTokenCredentials(client_email={self._key.client_email!r}, "
+            f"IDTokenCredentials(client_email={self.key.client_email!r}, "
             f"target_audience={self._target_audience!r}, "
             f"token_uri={self._token_uri!r})"
         )
 
     @property
     def key(self) -> ServiceAccountKey:
-        """The service-account key that signs the assertions."""
-        return self._key
+        """The service-account key that signs the assertions: the key that the
+        last fetch found in the file, for a key read from a file."""
+        return self._key_source.key
 
     @property
     def service_account_email(self) -> str:
         """The service account's email."""
-        return self._key.client_email
+        return self.key.client_email
 
     @property
     def token_uri(self) -> str:
@@ -234,7 +419,24 @@ class IDTokenCredentials(Credentials):
         """The connection pool that the credentials send requests through."""
         return self._transport
 
+    def _drop_source(self) -> None:
+        self._key_source.drop()
+
     def _fetch_id_token(self) -> IDToken:
+        # NOTE: the token endpoint stays the one resolved from the first key;
+        # the token_uri and universe_domain of a rotated key are not read.
+        key = self._key = self._key_source.current()
+        try:
+            return self._fetch_with_key()
+        except TokenEndpointError as exc:
+            if exc.error != "invalid_grant":
+                raise
+            if not self._key_source.reload_after_rejection(key):
+                raise
+        self._key = self._key_source.key
+        return self._fetch_with_key()
+
+    def _fetch_with_key(self) -> IDToken:
         logger.debug(
             "fetching an ID token for %s, audience %s, from %s",
             self._key.client_email,

@@ -18,18 +18,20 @@ and the command line maps each base to one exit code::
     ├── TransportError                            exit 5
     │   ├── TLSError
     │   └── RequestTimeoutError
-    └── TokenCheckError                           exit 6
-        └── VerificationError                     a token from elsewhere
-            ├── MalformedTokenError               not a JWT, or a bad claim type
-            ├── TokenAlgorithmError               alg
-            ├── UnknownKeyError                   kid names no published key
-            ├── KeySetError                       published keys unusable
-            ├── TokenSignatureError
-            ├── TokenIssuerError                  iss
-            ├── TokenAudienceError                aud
-            ├── TokenExpiredError                 exp
-            ├── TokenLifetimeError                exp too far after iat
-            └── TokenNotYetValidError             iat or nbf in the future
+    ├── TokenCheckError                           exit 6
+    │   └── VerificationError                     a token from elsewhere
+    │       ├── MalformedTokenError               not a JWT, or a bad claim type
+    │       ├── TokenAlgorithmError               alg
+    │       ├── UnknownKeyError                   kid names no published key
+    │       ├── KeySetError                       published keys unusable
+    │       ├── TokenSignatureError
+    │       ├── TokenIssuerError                  iss
+    │       ├── TokenAudienceError                aud
+    │       ├── TokenExpiredError                 exp
+    │       ├── TokenLifetimeError                exp too far after iat
+    │       └── TokenNotYetValidError             iat or nbf in the future
+    ├── IAPError                                  exit 7
+    └── HTTPStatusError                           exit 7
 
 Messages are built from non-secret attributes only: a path, a field name, a
 host, a status, Google's ``error`` code. A private key, a signed assertion or an
@@ -42,6 +44,8 @@ from typing import ClassVar, Final
 
 __all__ = [
     "ConfigurationError",
+    "HTTPStatusError",
+    "IAPError",
     "KeyFileError",
     "KeyFileFieldError",
     "KeyFileFormatError",
@@ -371,3 +375,59 @@ class TokenLifetimeError(VerificationError):
 
 class TokenNotYetValidError(VerificationError):
     """The ``iat`` or ``nbf`` claim is in the future by more than the leeway."""
+
+
+class IAPError(PososJWTError):
+    """Identity-Aware Proxy rejected the request, after a retry or without one.
+
+    IAP marks its own responses with ``x-goog-iap-generated-response: true``.
+    It rejects a missing or invalid token with 401, or, when the request
+    accepts ``text/html``, with a 302 to Google's sign-in page.
+
+    Attributes:
+        status: The HTTP status of IAP's response.
+        host: The host that was called.
+        iap_message: IAP's body text, shortened and with JWTs redacted, or the
+            sign-in URL without its query for a redirect.
+        audience: The ``aud`` claim of the token that was sent, if any.
+        email: The ``email`` claim of the token that was sent, if any.
+    """
+
+    exit_code = 7
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        host: str,
+        iap_message: str,
+        audience: str | None,
+        email: str | None,
+    ) -> None:
+        self.status = status
+        self.host = host
+        self.iap_message = iap_message
+        self.audience = audience
+        self.email = email
+        super().__init__(message)
+
+
+class HTTPStatusError(PososJWTError):
+    """The API returned a status outside 200-299.
+
+    Attributes:
+        status: The HTTP status of the response.
+        host: The host that sent the response.
+        body_excerpt: The start of the body as one line, with JWTs redacted.
+    """
+
+    exit_code = 7
+
+    def __init__(
+        self, message: str, *, status: int, host: str, body_excerpt: str
+    ) -> None:
+        self.status = status
+        self.host = host
+        self.body_excerpt = body_excerpt
+        super().__init__(message)

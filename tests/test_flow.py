@@ -137,9 +137,10 @@ def test_expiring_token_refreshed(standin: GoogleStandIn, key_file: Path) -> Non
     clock = ShiftedClock()
     credentials = credentials_for(standin, key_file, clock=clock)
     credentials.get_token()
-    clock.offset = 3600 - 299
+    clock.offset = 3600 + 1
     # The moved clock makes the stand-in reject the assertion's iat, which
-    # proves that a request was sent.
+    # proves that a request was sent. The cached token has expired, so the
+    # failure is raised instead of falling back to it.
     with pytest.raises(TokenEndpointError, match="short-lived"):
         credentials.get_token()
 

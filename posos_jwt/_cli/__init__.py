@@ -13,7 +13,8 @@ code  meaning
 3     key file or configuration
 4     rejected by the token endpoint
 5     network, TLS or timeout
-6     the returned token failed its check
+6     a token failed its check or its verification
+7     HTTP error status from the API, or a rejection by IAP
 ====  ==========================================================
 """
 
@@ -22,10 +23,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .. import PososJWTError
-from . import _check_key, _demo, _inspect, _token, _verify
+from . import _check_key, _demo, _inspect, _request, _token, _verify
 from ._common import EXIT_USAGE, ArgumentParser, UsageError, print_error, setup_logging
 
-COMMANDS = (_token, _check_key, _demo, _inspect, _verify)
+COMMANDS = (_token, _request, _check_key, _inspect, _verify, _demo)
 
 
 def build_parser() -> ArgumentParser:

@@ -1,0 +1,145 @@
+"""``posos-jwt request``: send one HTTP request with the ID token, like curl."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from typing import Any, Final
+
+from .. import AuthorizedHTTP, IDTokenCredentials
+from ._common import (
+    UsageError,
+    add_key_file_option,
+    add_network_options,
+    client_id_from,
+)
+from ._token import load_key
+
+HTTP_TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+"""An RFC 9110 ``token``, the grammar of a method and of a header name."""
+
+CREDENTIAL_HEADERS: Final = frozenset({"authorization", "proxy-authorization"})
+"""Headers that carry credentials, which the command sets itself and never
+takes as an argument, because arguments are visible to other users in ``ps``."""
+
+
+def add_parser(subparsers: Any) -> None:
+    """Declare ``request`` and its options."""
+    parser = subparsers.add_parser(
+        "request",
+        help="send an HTTP request with an ID token, like curl",
+        description=(
+            "Send one HTTP request to an IAP-protected URL with a fresh ID "
+            "token, and write the response body to stdout unchanged. A status "
+            "outside 200-299 exits with code 7, its status and the start of "
+            "its body on stderr. The token is never printed."
+        ),
+    )
+    parser.add_argument("url", metavar="URL", help="https URL to request")
+    parser.add_argument(
+        "-X",
+        "--request",
+        dest="method",
+        metavar="METHOD",
+        help="HTTP method (default: GET, or POST with -d)",
+    )
+    parser.add_argument(
+        "-H",
+        "--header",
+        dest="headers",
+        metavar="'NAME: VALUE'",
+        action="append",
+        default=[],
+        help="request header, repeatable; Authorization and Proxy-Authorization "
+        "are set by posos-jwt",
+    )
+    parser.add_argument(
+        "-d",
+        "--data",
+        metavar="DATA",
+        help="request body: the text itself, @FILE for a file's bytes, or @- for stdin",
+    )
+    parser.add_argument(
+        "--proxy-authorization",
+        action="store_true",
+        help="send the token in Proxy-Authorization instead of Authorization, "
+        "which IAP reads first, leaving Authorization to the application",
+    )
+    add_key_file_option(parser)
+    parser.add_argument(
+        "--client-id",
+        metavar="ID",
+        help="OAuth client ID of the IAP resource (default: $POSOS_CLIENT_ID)",
+    )
+    add_network_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Send the request and write the body of a 2xx response to stdout."""
+    headers = parse_headers(args.headers)
+    body = read_body(args.data)
+    method = args.method or ("POST" if body is not None else "GET")
+    if not HTTP_TOKEN.fullmatch(method):
+        raise UsageError(f"-X {method!r}: give an HTTP method such as GET or POST")
+    client_id = client_id_from(args)
+    key = load_key(args.key_file)
+    credentials = IDTokenCredentials(
+        key,
+        client_id,
+        token_uri=args.token_uri,
+        ca_bundle=args.ca_bundle,
+        timeout=args.timeout,
+    )
+    http = AuthorizedHTTP(credentials, proxy_authorization=args.proxy_authorization)
+    response = http.request(method.upper(), args.url, body=body, headers=headers)
+    response.raise_for_status()
+    sys.stdout.buffer.write(response.body)
+    sys.stdout.buffer.flush()
+    return 0
+
+
+def parse_headers(values: list[str]) -> dict[str, str]:
+    """Parse ``-H 'Name: value'`` options.
+
+    Raises:
+        UsageError: A header is malformed or carries credentials.
+    """
+    headers: dict[str, str] = {}
+    for value in values:
+        name, colon, text = value.partition(":")
+        name = name.strip()
+        if not colon or not HTTP_TOKEN.fullmatch(name):
+            raise UsageError(f"-H {name!r}: give a header as 'Name: value'")
+        if not text.isascii() or any(character in text for character in "\r\n\0"):
+            raise UsageError(
+                f"-H {name}: the value must be ASCII without line breaks or NUL"
+            )
+        if name.lower() in CREDENTIAL_HEADERS:
+            raise UsageError(
+                f"-H {name}: posos-jwt sets the token header itself and takes no "
+                "credential as an argument"
+            )
+        headers[name] = text.strip()
+    return headers
+
+
+def read_body(data: str | None) -> bytes | None:
+    """Return the bytes of ``-d``: the text, a file's bytes, or stdin.
+
+    Raises:
+        UsageError: The file cannot be read.
+    """
+    if data is None:
+        return None
+    if not data.startswith("@"):
+        return data.encode("utf-8")
+    path = data[1:]
+    if path == "-":
+        return sys.stdin.buffer.read()
+    try:
+        with open(path, "rb") as file:
+            return file.read()
+    except OSError as exc:
+        raise UsageError(f"-d @{path}: cannot read the file ({exc.strerror})") from None
