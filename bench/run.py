@@ -1,0 +1,274 @@
+"""Measure posos-jwt against google-auth with requests, and print the table.
+
+Usage, from the repository root::
+
+    pip install '.[bench]' && python bench/run.py
+
+Both libraries run against one local stand-in for Google's token endpoint and
+IAP (``posos_jwt.testing.GoogleStandIn``) on 127.0.0.1; nothing is sent to
+Google. Each row alternates the two sides run by run and reports medians.
+A ratio is the median of the ratios of runs made one after the other, so
+that both numbers of a pair meet the same load on the machine. The footprint
+row builds two new virtual environments with pip, so it needs the package
+index; ``--no-footprint`` leaves it out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.metadata
+import json
+import os
+import pathlib
+import platform
+import statistics
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import footprint
+import scenarios
+
+MIB = 1024 * 1024
+PACKAGES = ("posos-jwt", "pyjwt", "cryptography", "urllib3", "google-auth", "requests")
+
+
+def main() -> int:
+    """Run every measurement and print the machine and the table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=9,
+        help="runs of each side per row, alternated; the median is reported "
+        "(default: 9)",
+    )
+    parser.add_argument(
+        "--no-footprint",
+        action="store_true",
+        help="skip the footprint row, which installs into two new venvs with pip",
+    )
+    parser.add_argument(
+        "--json",
+        metavar="PATH",
+        help="also write every raw measurement to this JSON file",
+    )
+    args = parser.parse_args()
+
+    print(machine_description(), flush=True)
+    results = measure_all(args.runs, footprint_too=not args.no_footprint)
+    print()
+    print(format_table(results, args.runs))
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+def machine_description() -> str:
+    """Return the date, CPU, Python and package versions, one per line."""
+    cpu = "unknown CPU"
+    cpuinfo = pathlib.Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    versions = []
+    for name in PACKAGES:
+        try:
+            versions.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            versions.append(f"{name} (not installed)")
+    today = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return "\n".join(
+        [
+            f"date:     {today}",
+            f"machine:  {len(os.sched_getaffinity(0))} CPUs (nproc), {cpu}, "
+            f"{platform.system()} {platform.release()}",
+            f"python:   {platform.python_implementation()} {platform.python_version()}",
+            f"packages: {', '.join(versions)}",
+        ]
+    )
+
+
+def measure_all(runs: int, *, footprint_too: bool) -> dict[str, Any]:
+    """Run every row's measurement and return the raw results."""
+    results: dict[str, Any] = {}
+    setup = scenarios.Setup.start()
+    try:
+        steps: list[tuple[str, Callable[[], Any]]] = [
+            ("cold", lambda: scenarios.cold_command(setup, runs)),
+            ("import", lambda: scenarios.import_time(runs)),
+            ("hot", lambda: scenarios.hot_token(setup, runs)),
+            ("threads", lambda: scenarios.cold_threads(setup, runs)),
+            ("overhead", lambda: scenarios.request_overhead(setup, runs)),
+        ]
+        for name, step in steps:
+            print(f"measuring: {name}", file=sys.stderr, flush=True)
+            results[name] = _as_json(step())
+    finally:
+        setup.stop()
+    if footprint_too:
+        print("measuring: footprint (two new venvs)", file=sys.stderr, flush=True)
+        results["footprint"] = footprint.footprint()
+    return results
+
+
+def _as_json(value: Any) -> Any:
+    if isinstance(value, scenarios.ChildRun):
+        return {"seconds": value.seconds, "max_rss_kib": value.max_rss_kib}
+    if isinstance(value, dict):
+        return {key: _as_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_as_json(item) for item in value]
+    return value
+
+
+# The table
+
+
+def paired_ratio(posos: list[float], google: list[float]) -> float:
+    """Return the median of posos / google over runs made one after the other."""
+    return statistics.median(p / g for p, g in zip(posos, google, strict=True))
+
+
+def format_table(results: dict[str, Any], runs: int) -> str:
+    """Format the results as a Markdown table with the targets."""
+    rows = [
+        "| row | posos-jwt | google-auth + requests | ratio | target | met |",
+        "|---|---|---|---|---|---|",
+    ]
+    rows += _cold_rows(results["cold"])
+    rows.append(_import_row(results["import"]))
+    rows.append(_hot_row(results["hot"]))
+    rows.append(_threads_row(results["threads"]))
+    rows.append(_overhead_row(results["overhead"]))
+    if "footprint" in results:
+        rows.append(_footprint_row(results["footprint"]))
+    rows.append("")
+    rows.append(f"Medians of {runs} runs of each side, alternated.")
+    return "\n".join(rows)
+
+
+def _row(name: str, posos: str, google: str, ratio: str, target: str, met: bool) -> str:
+    return f"| {name} | {posos} | {google} | {ratio} | {target} | {_yes(met)} |"
+
+
+def _yes(met: bool) -> str:
+    return "yes" if met else "**no**"
+
+
+def _cold_rows(cold: dict[str, list[dict[str, Any]]]) -> list[str]:
+    seconds = {side: [run["seconds"] for run in cold[side]] for side in cold}
+    memory = {side: [run["max_rss_kib"] / 1024 for run in cold[side]] for side in cold}
+    time_ratio = paired_ratio(seconds["posos"], seconds["google"])
+    memory_ratio = paired_ratio(memory["posos"], memory["google"])
+    return [
+        _row(
+            "cold command, wall time",
+            f"{statistics.median(seconds['posos']) * 1000:.0f} ms",
+            f"{statistics.median(seconds['google']) * 1000:.0f} ms",
+            f"{time_ratio:.0%}",
+            "≤ 50 %",
+            time_ratio <= 0.5,
+        ),
+        _row(
+            "cold command, peak RSS",
+            f"{statistics.median(memory['posos']):.1f} MiB",
+            f"{statistics.median(memory['google']):.1f} MiB",
+            f"{memory_ratio:.0%}",
+            "≤ 80 %",
+            memory_ratio <= 0.8,
+        ),
+    ]
+
+
+def _import_row(imports: dict[str, list[float]]) -> str:
+    ratio = paired_ratio(imports["posos"], imports["google"])
+    return _row(
+        "import",
+        f"{statistics.median(imports['posos']) * 1000:.0f} ms",
+        f"{statistics.median(imports['google']) * 1000:.0f} ms",
+        f"{ratio:.0%}",
+        "≤ 50 %",
+        ratio <= 0.5,
+    )
+
+
+def _hot_row(hot: dict[str, list[float]]) -> str:
+    ratio = paired_ratio(hot["posos"], hot["google"])
+    return _row(
+        "hot token, per call",
+        f"{statistics.median(hot['posos']) * 1e6:.2f} µs",
+        f"{statistics.median(hot['google']) * 1e6:.2f} µs",
+        f"{ratio:.0%}",
+        "≤ 50 %",
+        ratio <= 0.5,
+    )
+
+
+def _threads_row(threads: dict[str, list[dict[str, Any]]]) -> str:
+    def describe(side: str) -> str:
+        counts = [run["token_requests"] for run in threads[side]]
+        seconds = statistics.median(run["seconds"] for run in threads[side])
+        span = (
+            f"{min(counts)}"
+            if min(counts) == max(counts)
+            else (f"{min(counts)}-{max(counts)}")
+        )
+        return f"{span} token requests, {seconds * 1000:.0f} ms"
+
+    posos_counts = {run["token_requests"] for run in threads["posos"]}
+    all_ok = all(
+        run["ok"] == run["threads"] for side in threads for run in threads[side]
+    )
+    ratio = paired_ratio(
+        [run["seconds"] for run in threads["posos"]],
+        [run["seconds"] for run in threads["google"]],
+    )
+    return _row(
+        f"64 threads on cold credentials (posos-jwt: {threads['posos'][0]['client']})",
+        describe("posos"),
+        describe("google"),
+        f"{ratio:.0%} of the wall time",
+        "1 token request",
+        posos_counts == {1} and all_ok,
+    )
+
+
+def _overhead_row(overhead: list[dict[str, Any]]) -> str:
+    posos = [run["posos_seconds_per_request"] for run in overhead]
+    plain = [run["plain_seconds_per_request"] for run in overhead]
+    ratio = paired_ratio(posos, plain)
+    return _row(
+        f"authorized request (posos-jwt: {overhead[0]['client']}; "
+        "other column: plain urllib3 with a fixed header)",
+        f"{statistics.median(posos) * 1000:.3f} ms",
+        f"{statistics.median(plain) * 1000:.3f} ms",
+        f"{ratio:.1%}",
+        "≤ 105 %",
+        ratio <= 1.05,
+    )
+
+
+def _footprint_row(sizes: dict[str, dict[str, Any]]) -> str:
+    def describe(side: str) -> str:
+        total = sum(dist["bytes"] for dist in sizes[side].values()) / MIB
+        names = ", ".join(sorted(sizes[side]))
+        return f"{len(sizes[side])} distributions, {total:.1f} MiB ({names})"
+
+    counts = {side: len(sizes[side]) for side in sizes}
+    totals = {side: sum(d["bytes"] for d in sizes[side].values()) for side in sizes}
+    return _row(
+        "footprint, installed",
+        describe("posos"),
+        describe("google"),
+        f"{totals['posos'] / totals['google']:.0%} of the size",
+        "fewer and smaller",
+        counts["posos"] < counts["google"] and totals["posos"] < totals["google"],
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,254 @@
+"""The measurements, each run side by side for posos-jwt and google-auth.
+
+Every measurement alternates the two sides run by run and keeps the median,
+so that a slow moment of the machine falls on both sides alike.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from posos_jwt.testing import GoogleStandIn, write_key_file
+
+BENCH_DIRECTORY = pathlib.Path(__file__).resolve().parent
+WORKER = BENCH_DIRECTORY / "worker.py"
+SIDES = ("posos", "google")
+
+GOOGLE_COLD_SCRIPT = (
+    "from google.oauth2 import id_token; "
+    "from google.auth.transport.requests import Request; "
+    "print(id_token.fetch_id_token(Request(), {audience!r}))"
+)
+"""google-auth's cold command: the two lines that Posos's documentation shows,
+with GOOGLE_APPLICATION_CREDENTIALS naming the key file."""
+
+IMPORT_SCRIPT = (
+    "import time; start = time.perf_counter(); {statement}; "
+    "print(time.perf_counter() - start)"
+)
+IMPORT_STATEMENTS = {
+    "posos": "import posos_jwt",
+    "google": "import google.oauth2.id_token, google.auth.transport.requests",
+}
+
+
+@dataclass(frozen=True)
+class ChildRun:
+    """One finished child process: its wall time, peak memory and output."""
+
+    seconds: float
+    max_rss_kib: int
+    stdout: str
+
+
+@dataclass
+class Setup:
+    """A running stand-in and the key files that name it.
+
+    The stand-in's own key file keeps Google's ``token_uri``, so posos-jwt is
+    pointed at the stand-in with ``--token-uri`` and ``--ca-bundle``.
+    google-auth sends to any ``token_uri``, so its copy of the key file names
+    the stand-in, and ``REQUESTS_CA_BUNDLE`` makes requests trust its CA.
+    """
+
+    standin: GoogleStandIn
+    directory: pathlib.Path
+    key_file: pathlib.Path
+    google_key_file: pathlib.Path
+
+    @classmethod
+    def start(cls) -> Setup:
+        """Start a stand-in and write both key files for one new account."""
+        standin = GoogleStandIn().start()
+        directory = pathlib.Path(tempfile.mkdtemp(prefix="posos-jwt-bench-"))
+        key_info = standin.new_account()
+        key_file = write_key_file(directory, key_info)
+        google_info = dict(key_info, token_uri=standin.token_uri)
+        google_key_file = write_key_file(directory, google_info, "google-key.json")
+        return cls(standin, directory, key_file, google_key_file)
+
+    def stop(self) -> None:
+        """Stop the stand-in and delete the key files."""
+        self.standin.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def config(self) -> dict[str, str]:
+        """Return what a worker needs to reach the stand-in."""
+        return {
+            "key_file": str(self.key_file),
+            "google_key_file": str(self.google_key_file),
+            "audience": self.standin.iap_client_id,
+            "token_uri": self.standin.token_uri,
+            "ca_bundle": self.standin.ca_bundle,
+            "api_url": self.standin.api_url + "/bench",
+        }
+
+    def environment(self, side: str) -> dict[str, str]:
+        """Return the child environment for one side."""
+        environment = dict(os.environ)
+        for name in ("GOOGLE_APPLICATION_CREDENTIALS", "REQUESTS_CA_BUNDLE"):
+            environment.pop(name, None)
+        if side == "google":
+            environment["GOOGLE_APPLICATION_CREDENTIALS"] = str(self.google_key_file)
+            environment["REQUESTS_CA_BUNDLE"] = self.standin.ca_bundle
+        return environment
+
+
+def run_child(argv: list[str], environment: dict[str, str]) -> ChildRun:
+    """Run a command to its end and return its wall time and peak memory.
+
+    ``os.wait4`` returns the resource usage of this one child, whereas
+    ``getrusage(RUSAGE_CHILDREN)`` gives the maximum over every child waited
+    for so far.
+
+    Raises:
+        RuntimeError: The command exited with a non-zero status.
+    """
+    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+        start = time.perf_counter()
+        process = subprocess.Popen(argv, env=environment, stdout=stdout, stderr=stderr)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        stdout.seek(0)
+        stderr.seek(0)
+        output = stdout.read().decode("utf-8", "replace")
+        errors = stderr.read().decode("utf-8", "replace")
+    if process.returncode != 0:
+        raise RuntimeError(
+            f"{argv[0]} exited with status {process.returncode}: {errors.strip()}"
+        )
+    # On Linux, ru_maxrss is in KiB.
+    return ChildRun(seconds, usage.ru_maxrss, output)
+
+
+def alternate(runs: int, measure: Callable[[str], Any]) -> dict[str, list[Any]]:
+    """Call ``measure(side)`` for each side in turn, ``runs`` times each."""
+    results: dict[str, list[Any]] = {side: [] for side in SIDES}
+    for _ in range(runs):
+        for side in SIDES:
+            results[side].append(measure(side))
+    return results
+
+
+def posos_command() -> list[str]:
+    """Return the ``posos-jwt`` console script of this interpreter's install."""
+    script = pathlib.Path(sys.executable).parent / "posos-jwt"
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "posos_jwt"]
+
+
+# Cold command, and its peak memory
+
+
+def cold_command(setup: Setup, runs: int) -> dict[str, list[ChildRun]]:
+    """Run a new process that prints one ID token, for each side in turn."""
+    config = setup.config()
+    posos_argv = [
+        *posos_command(),
+        "token",
+        "--key-file",
+        config["key_file"],
+        "--client-id",
+        config["audience"],
+        "--token-uri",
+        config["token_uri"],
+        "--ca-bundle",
+        config["ca_bundle"],
+    ]
+    google_argv = [
+        sys.executable,
+        "-c",
+        GOOGLE_COLD_SCRIPT.format(audience=config["audience"]),
+    ]
+
+    def measure(side: str) -> ChildRun:
+        argv = posos_argv if side == "posos" else google_argv
+        run = run_child(argv, setup.environment(side))
+        _check_is_jwt(run.stdout, side)
+        return run
+
+    # One untimed run each, so that both start with warm file caches and
+    # compiled bytecode.
+    measure("posos")
+    measure("google")
+    return alternate(runs, measure)
+
+
+def _check_is_jwt(output: str, side: str) -> None:
+    token = output.strip()
+    if token.count(".") != 2 or not token.startswith("eyJ"):
+        raise RuntimeError(f"the {side} cold command printed no ID token")
+
+
+# Import
+
+
+def import_time(runs: int) -> dict[str, list[float]]:
+    """Time the import statement alone, in a new interpreter each run."""
+
+    def measure(side: str) -> float:
+        script = IMPORT_SCRIPT.format(statement=IMPORT_STATEMENTS[side])
+        run = run_child([sys.executable, "-c", script], dict(os.environ))
+        return float(run.stdout)
+
+    measure("posos")
+    measure("google")
+    return alternate(runs, measure)
+
+
+# Measurements in worker processes
+
+
+def run_worker(task: str, side: str, setup: Setup) -> dict[str, Any]:
+    """Run one worker task for one side and return its JSON result."""
+    argv = [sys.executable, str(WORKER), task, side, json.dumps(setup.config())]
+    run = run_child(argv, setup.environment(side))
+    result: dict[str, Any] = json.loads(run.stdout)
+    return result
+
+
+def hot_token(setup: Setup, runs: int) -> dict[str, list[float]]:
+    """Time a still-valid token per call, one worker process per run and side."""
+
+    def measure(side: str) -> float:
+        return float(run_worker("hot", side, setup)["seconds_per_call"])
+
+    return alternate(runs, measure)
+
+
+def cold_threads(setup: Setup, runs: int) -> dict[str, list[dict[str, Any]]]:
+    """Start 64 threads on cold credentials, and count the token requests."""
+
+    def measure(side: str) -> dict[str, Any]:
+        setup.standin.reset_counts()
+        result = run_worker("threads", side, setup)
+        result["token_requests"] = setup.standin.count("token")
+        return result
+
+    return alternate(runs, measure)
+
+
+def request_overhead(setup: Setup, runs: int) -> list[dict[str, Any]]:
+    """Time authorized requests with posos-jwt and with plain urllib3.
+
+    Both clients run in the same worker process, batch by batch in turns.
+    """
+    return [run_worker("overhead", "posos", setup) for _ in range(runs)]
+
+
+def median(values: list[float]) -> float:
+    """Return the median of a non-empty list."""
+    return statistics.median(values)
