@@ -9,8 +9,9 @@ IAP (``posos_jwt.testing.GoogleStandIn``) on 127.0.0.1; nothing is sent to
 Google. Each row alternates the two sides run by run and reports medians.
 A ratio is the median of the ratios of runs made one after the other, so
 that both numbers of a pair meet the same load on the machine. The footprint
-row builds two new virtual environments with pip, so it needs the package
-index; ``--no-footprint`` leaves it out.
+measurements run in two new virtual environments, one per side, that pip
+fills from the package index; ``--here`` runs both sides with the current
+interpreter instead, and leaves out the footprint row.
 """
 
 from __future__ import annotations
@@ -24,13 +25,16 @@ import pathlib
 import platform
 import statistics
 import sys
+import tempfile
 from collections.abc import Callable
 from typing import Any
 
-import footprint
+import environments
 import scenarios
 
 MIB = 1024 * 1024
+SIDES = scenarios.SIDES
+ROWS = ("cold", "import", "hot", "threads", "overhead", "footprint")
 PACKAGES = ("posos-jwt", "pyjwt", "cryptography", "urllib3", "google-auth", "requests")
 
 
@@ -45,9 +49,22 @@ def main() -> int:
         "(default: 9)",
     )
     parser.add_argument(
-        "--no-footprint",
+        "--here",
         action="store_true",
-        help="skip the footprint row, which installs into two new venvs with pip",
+        help="run both sides with this interpreter instead of two new venvs, "
+        "and skip the footprint row",
+    )
+    parser.add_argument(
+        "--venvs",
+        metavar="DIR",
+        help="build the two venvs in DIR and keep them for the next run, "
+        "instead of in a temporary directory",
+    )
+    parser.add_argument(
+        "--rows",
+        metavar="NAMES",
+        default=",".join(ROWS),
+        help=f"comma-separated rows to measure (default: {','.join(ROWS)})",
     )
     parser.add_argument(
         "--json",
@@ -57,7 +74,21 @@ def main() -> int:
     args = parser.parse_args()
 
     print(machine_description(), flush=True)
-    results = measure_all(args.runs, footprint_too=not args.no_footprint)
+    rows = set(args.rows.split(","))
+    unknown = rows - set(ROWS)
+    if unknown:
+        parser.error(f"unknown rows: {', '.join(sorted(unknown))}")
+    if args.here:
+        rows.discard("footprint")
+        here = pathlib.Path(sys.executable)
+        results = measure_all(args.runs, rows, {side: here for side in SIDES})
+    elif args.venvs:
+        pythons = build_environments(pathlib.Path(args.venvs).resolve())
+        results = measure_all(args.runs, rows, pythons)
+    else:
+        with tempfile.TemporaryDirectory(prefix="posos-jwt-bench-") as directory:
+            pythons = build_environments(pathlib.Path(directory))
+            results = measure_all(args.runs, rows, pythons)
     print()
     print(format_table(results, args.runs))
     if args.json:
@@ -92,26 +123,40 @@ def machine_description() -> str:
     )
 
 
-def measure_all(runs: int, *, footprint_too: bool) -> dict[str, Any]:
-    """Run every row's measurement and return the raw results."""
+def build_environments(directory: pathlib.Path) -> dict[str, pathlib.Path]:
+    """Build one venv per side under ``directory`` and return their pythons."""
+    pythons = {}
+    for side in SIDES:
+        print(f"installing: {side} into a new venv", file=sys.stderr, flush=True)
+        pythons[side] = environments.build(side, directory)
+    return pythons
+
+
+def measure_all(
+    runs: int, rows: set[str], pythons: dict[str, pathlib.Path]
+) -> dict[str, Any]:
+    """Run the measurements of the named rows and return the raw results."""
     results: dict[str, Any] = {}
-    setup = scenarios.Setup.start()
+    setup = scenarios.Setup.start(pythons)
     try:
-        steps: list[tuple[str, Callable[[], Any]]] = [
-            ("cold", lambda: scenarios.cold_command(setup, runs)),
-            ("import", lambda: scenarios.import_time(runs)),
-            ("hot", lambda: scenarios.hot_token(setup, runs)),
-            ("threads", lambda: scenarios.cold_threads(setup, runs)),
-            ("overhead", lambda: scenarios.request_overhead(setup, runs)),
-        ]
-        for name, step in steps:
-            print(f"measuring: {name}", file=sys.stderr, flush=True)
-            results[name] = _as_json(step())
+        steps: dict[str, Callable[[], Any]] = {
+            "cold": lambda: scenarios.cold_command(setup, runs),
+            "import": lambda: scenarios.import_time(setup, runs),
+            "hot": lambda: scenarios.hot_token(setup, runs),
+            "threads": lambda: scenarios.cold_threads(setup, runs),
+            "overhead": lambda: scenarios.request_overhead(setup, runs),
+        }
+        for name, step in steps.items():
+            if name in rows:
+                print(f"measuring: {name}", file=sys.stderr, flush=True)
+                results[name] = _as_json(step())
     finally:
         setup.stop()
-    if footprint_too:
-        print("measuring: footprint (two new venvs)", file=sys.stderr, flush=True)
-        results["footprint"] = footprint.footprint()
+    if "footprint" in rows:
+        print("measuring: footprint", file=sys.stderr, flush=True)
+        results["footprint"] = {
+            side: environments.footprint(python) for side, python in pythons.items()
+        }
     return results
 
 
@@ -139,11 +184,16 @@ def format_table(results: dict[str, Any], runs: int) -> str:
         "| row | posos-jwt | google-auth + requests | ratio | target | met |",
         "|---|---|---|---|---|---|",
     ]
-    rows += _cold_rows(results["cold"])
-    rows.append(_import_row(results["import"]))
-    rows.append(_hot_row(results["hot"]))
-    rows.append(_threads_row(results["threads"]))
-    rows.append(_overhead_row(results["overhead"]))
+    if "cold" in results:
+        rows += _cold_rows(results["cold"])
+    if "import" in results:
+        rows.append(_import_row(results["import"]))
+    if "hot" in results:
+        rows.append(_hot_row(results["hot"]))
+    if "threads" in results:
+        rows.append(_threads_row(results["threads"]))
+    if "overhead" in results:
+        rows.append(_overhead_row(results["overhead"]))
     if "footprint" in results:
         rows.append(_footprint_row(results["footprint"]))
     rows.append("")

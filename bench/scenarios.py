@@ -12,7 +12,6 @@ import pathlib
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from posos_jwt.testing import GoogleStandIn, write_key_file
 BENCH_DIRECTORY = pathlib.Path(__file__).resolve().parent
 WORKER = BENCH_DIRECTORY / "worker.py"
 SIDES = ("posos", "google")
+GNU_TIME = pathlib.Path("/usr/bin/time")
 
 GOOGLE_COLD_SCRIPT = (
     "from google.oauth2 import id_token; "
@@ -54,7 +54,7 @@ class ChildRun:
 
 @dataclass
 class Setup:
-    """A running stand-in and the key files that name it.
+    """A running stand-in, the key files that name it, and a python per side.
 
     The stand-in's own key file keeps Google's ``token_uri``, so posos-jwt is
     pointed at the stand-in with ``--token-uri`` and ``--ca-bundle``.
@@ -66,22 +66,31 @@ class Setup:
     directory: pathlib.Path
     key_file: pathlib.Path
     google_key_file: pathlib.Path
+    pythons: dict[str, pathlib.Path]
 
     @classmethod
-    def start(cls) -> Setup:
-        """Start a stand-in and write both key files for one new account."""
+    def start(cls, pythons: dict[str, pathlib.Path]) -> Setup:
+        """Start a stand-in and write both key files for one new account.
+
+        Args:
+            pythons: The interpreter that runs each side's child processes.
+        """
         standin = GoogleStandIn().start()
         directory = pathlib.Path(tempfile.mkdtemp(prefix="posos-jwt-bench-"))
         key_info = standin.new_account()
         key_file = write_key_file(directory, key_info)
         google_info = dict(key_info, token_uri=standin.token_uri)
         google_key_file = write_key_file(directory, google_info, "google-key.json")
-        return cls(standin, directory, key_file, google_key_file)
+        return cls(standin, directory, key_file, google_key_file, pythons)
 
     def stop(self) -> None:
         """Stop the stand-in and delete the key files."""
         self.standin.stop()
         shutil.rmtree(self.directory, ignore_errors=True)
+
+    def python(self, side: str) -> str:
+        """Return the interpreter that runs one side."""
+        return str(self.pythons[side])
 
     def config(self) -> dict[str, str]:
         """Return what a worker needs to reach the stand-in."""
@@ -105,32 +114,47 @@ class Setup:
         return environment
 
 
-def run_child(argv: list[str], environment: dict[str, str]) -> ChildRun:
+def run_child(
+    argv: list[str], environment: dict[str, str], cwd: pathlib.Path
+) -> ChildRun:
     """Run a command to its end and return its wall time and peak memory.
 
-    ``os.wait4`` returns the resource usage of this one child, whereas
-    ``getrusage(RUSAGE_CHILDREN)`` gives the maximum over every child waited
-    for so far.
+    ``cwd`` must not be the repository: ``python -c`` puts the working
+    directory first on ``sys.path``, so it would import posos_jwt from the
+    checkout instead of from the environment under test.
+
+    The peak resident size is measured by GNU time, not with ``os.wait4`` or
+    ``getrusage(RUSAGE_CHILDREN)`` here. Linux keeps ``ru_maxrss`` across
+    ``execve``, and Python starts children with vfork, so a child of this
+    process reports this process's own peak whenever that is larger: the
+    stand-in alone is about 40 MiB. GNU time forks from a small process.
+    ``max_rss_kib`` is 0 when ``/usr/bin/time`` is missing.
 
     Raises:
         RuntimeError: The command exited with a non-zero status.
     """
-    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
-        start = time.perf_counter()
-        process = subprocess.Popen(argv, env=environment, stdout=stdout, stderr=stderr)
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)
-        stdout.seek(0)
-        stderr.seek(0)
-        output = stdout.read().decode("utf-8", "replace")
-        errors = stderr.read().decode("utf-8", "replace")
-    if process.returncode != 0:
-        raise RuntimeError(
-            f"{argv[0]} exited with status {process.returncode}: {errors.strip()}"
-        )
-    # On Linux, ru_maxrss is in KiB.
-    return ChildRun(seconds, usage.ru_maxrss, output)
+    with tempfile.TemporaryDirectory() as scratch:
+        memory_file = pathlib.Path(scratch) / "max-rss-kib"
+        if GNU_TIME.exists():
+            argv = [str(GNU_TIME), "-o", str(memory_file), "-f", "%M", *argv]
+        stdout_file = pathlib.Path(scratch) / "stdout"
+        stderr_file = pathlib.Path(scratch) / "stderr"
+        with stdout_file.open("wb") as stdout, stderr_file.open("wb") as stderr:
+            start = time.perf_counter()
+            process = subprocess.run(
+                argv, env=environment, cwd=cwd, stdout=stdout, stderr=stderr
+            )
+            seconds = time.perf_counter() - start
+        output = stdout_file.read_text("utf-8", "replace")
+        if process.returncode != 0:
+            errors = stderr_file.read_text("utf-8", "replace").strip()
+            raise RuntimeError(
+                f"{argv[0]} exited with status {process.returncode}: {errors}"
+            )
+        max_rss_kib = 0
+        if memory_file.exists():
+            max_rss_kib = int(memory_file.read_text().split()[-1])
+    return ChildRun(seconds, max_rss_kib, output)
 
 
 def alternate(runs: int, measure: Callable[[str], Any]) -> dict[str, list[Any]]:
@@ -142,12 +166,12 @@ def alternate(runs: int, measure: Callable[[str], Any]) -> dict[str, list[Any]]:
     return results
 
 
-def posos_command() -> list[str]:
-    """Return the ``posos-jwt`` console script of this interpreter's install."""
-    script = pathlib.Path(sys.executable).parent / "posos-jwt"
+def posos_command(python: str) -> list[str]:
+    """Return the ``posos-jwt`` console script installed next to ``python``."""
+    script = pathlib.Path(python).parent / "posos-jwt"
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-m", "posos_jwt"]
+    return [python, "-m", "posos_jwt"]
 
 
 # Cold command, and its peak memory
@@ -157,7 +181,7 @@ def cold_command(setup: Setup, runs: int) -> dict[str, list[ChildRun]]:
     """Run a new process that prints one ID token, for each side in turn."""
     config = setup.config()
     posos_argv = [
-        *posos_command(),
+        *posos_command(setup.python("posos")),
         "token",
         "--key-file",
         config["key_file"],
@@ -169,14 +193,14 @@ def cold_command(setup: Setup, runs: int) -> dict[str, list[ChildRun]]:
         config["ca_bundle"],
     ]
     google_argv = [
-        sys.executable,
+        setup.python("google"),
         "-c",
         GOOGLE_COLD_SCRIPT.format(audience=config["audience"]),
     ]
 
     def measure(side: str) -> ChildRun:
         argv = posos_argv if side == "posos" else google_argv
-        run = run_child(argv, setup.environment(side))
+        run = run_child(argv, setup.environment(side), setup.directory)
         _check_is_jwt(run.stdout, side)
         return run
 
@@ -196,12 +220,13 @@ def _check_is_jwt(output: str, side: str) -> None:
 # Import
 
 
-def import_time(runs: int) -> dict[str, list[float]]:
+def import_time(setup: Setup, runs: int) -> dict[str, list[float]]:
     """Time the import statement alone, in a new interpreter each run."""
 
     def measure(side: str) -> float:
         script = IMPORT_SCRIPT.format(statement=IMPORT_STATEMENTS[side])
-        run = run_child([sys.executable, "-c", script], dict(os.environ))
+        argv = [setup.python(side), "-c", script]
+        run = run_child(argv, setup.environment(side), setup.directory)
         return float(run.stdout)
 
     measure("posos")
@@ -214,8 +239,8 @@ def import_time(runs: int) -> dict[str, list[float]]:
 
 def run_worker(task: str, side: str, setup: Setup) -> dict[str, Any]:
     """Run one worker task for one side and return its JSON result."""
-    argv = [sys.executable, str(WORKER), task, side, json.dumps(setup.config())]
-    run = run_child(argv, setup.environment(side))
+    argv = [setup.python(side), str(WORKER), task, side, json.dumps(setup.config())]
+    run = run_child(argv, setup.environment(side), setup.directory)
     result: dict[str, Any] = json.loads(run.stdout)
     return result
 
