@@ -45,9 +45,14 @@ IMPORT_STATEMENTS = {
 
 @dataclass(frozen=True)
 class ChildRun:
-    """One finished child process: its wall time, peak memory and output."""
+    """One finished child process: its wall time, CPU time, peak memory, output.
+
+    ``cpu_seconds`` (user plus system) and ``max_rss_kib`` are 0 when GNU time
+    is missing.
+    """
 
     seconds: float
+    cpu_seconds: float
     max_rss_kib: int
     stdout: str
 
@@ -128,15 +133,14 @@ def run_child(
     ``execve``, and Python starts children with vfork, so a child of this
     process reports this process's own peak whenever that is larger: the
     stand-in alone is about 40 MiB. GNU time forks from a small process.
-    ``max_rss_kib`` is 0 when ``/usr/bin/time`` is missing.
 
     Raises:
         RuntimeError: The command exited with a non-zero status.
     """
     with tempfile.TemporaryDirectory() as scratch:
-        memory_file = pathlib.Path(scratch) / "max-rss-kib"
+        usage_file = pathlib.Path(scratch) / "usage"
         if GNU_TIME.exists():
-            argv = [str(GNU_TIME), "-o", str(memory_file), "-f", "%M", *argv]
+            argv = [str(GNU_TIME), "-o", str(usage_file), "-f", "%M %U %S", *argv]
         stdout_file = pathlib.Path(scratch) / "stdout"
         stderr_file = pathlib.Path(scratch) / "stderr"
         with stdout_file.open("wb") as stdout, stderr_file.open("wb") as stderr:
@@ -151,10 +155,13 @@ def run_child(
             raise RuntimeError(
                 f"{argv[0]} exited with status {process.returncode}: {errors}"
             )
-        max_rss_kib = 0
-        if memory_file.exists():
-            max_rss_kib = int(memory_file.read_text().split()[-1])
-    return ChildRun(seconds, max_rss_kib, output)
+        max_rss_kib, cpu_seconds = 0, 0.0
+        if usage_file.exists():
+            # The last line holds "%M %U %S": KiB, then user and system seconds.
+            fields = usage_file.read_text().splitlines()[-1].split()
+            max_rss_kib = int(fields[0])
+            cpu_seconds = float(fields[1]) + float(fields[2])
+    return ChildRun(seconds, cpu_seconds, max_rss_kib, output)
 
 
 def alternate(runs: int, measure: Callable[[str], Any]) -> dict[str, list[Any]]:
