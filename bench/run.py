@@ -8,10 +8,11 @@ Both libraries run against one local stand-in for Google's token endpoint and
 IAP (``posos_jwt.testing.GoogleStandIn``) on 127.0.0.1; nothing is sent to
 Google. Each row alternates the two sides run by run and reports medians.
 A ratio is the median of the ratios of runs made one after the other, so
-that both numbers of a pair meet the same load on the machine. The footprint
-measurements run in two new virtual environments, one per side, that pip
-fills from the package index; ``--here`` runs both sides with the current
-interpreter instead, and leaves out the footprint row.
+that both numbers of a pair meet the same load on the machine.
+
+The measurements run in two new virtual environments, one per side, which
+pip fills from the package index. ``--current-python`` runs both sides with
+the current interpreter instead, and leaves out the footprint row.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def main() -> int:
         "(default: 9)",
     )
     parser.add_argument(
-        "--here",
+        "--current-python",
         action="store_true",
         help="run both sides with this interpreter instead of two new venvs, "
         "and skip the footprint row",
@@ -78,7 +79,7 @@ def main() -> int:
     unknown = rows - set(ROWS)
     if unknown:
         parser.error(f"unknown rows: {', '.join(sorted(unknown))}")
-    if args.here:
+    if args.current_python:
         rows.discard("footprint")
         here = pathlib.Path(sys.executable)
         results = measure_all(args.runs, rows, {side: here for side in SIDES})
@@ -118,7 +119,7 @@ def machine_description() -> str:
             f"machine:  {len(os.sched_getaffinity(0))} CPUs (nproc), {cpu}, "
             f"{platform.system()} {platform.release()}",
             f"python:   {platform.python_implementation()} {platform.python_version()}",
-            f"packages: {', '.join(versions)}",
+            f"packages that run the stand-in: {', '.join(versions)}",
         ]
     )
 
@@ -280,12 +281,10 @@ def _threads_row(threads: dict[str, list[dict[str, Any]]]) -> str:
     def describe(side: str) -> str:
         counts = [run["token_requests"] for run in threads[side]]
         seconds = statistics.median(run["seconds"] for run in threads[side])
-        span = (
-            f"{min(counts)}"
-            if min(counts) == max(counts)
-            else (f"{min(counts)}-{max(counts)}")
-        )
-        return f"{span} token requests, {seconds * 1000:.0f} ms"
+        span = str(min(counts))
+        if max(counts) != min(counts):
+            span += f" to {max(counts)}"
+        return f"token requests: {span}; {seconds * 1000:.0f} ms"
 
     posos_counts = {run["token_requests"] for run in threads["posos"]}
     all_ok = all(
@@ -323,8 +322,11 @@ def _overhead_row(overhead: list[dict[str, Any]]) -> str:
 def _footprint_row(sizes: dict[str, dict[str, Any]]) -> str:
     def describe(side: str) -> str:
         total = sum(dist["bytes"] for dist in sizes[side].values()) / MIB
-        names = ", ".join(sorted(sizes[side]))
-        return f"{len(sizes[side])} distributions, {total:.1f} MiB ({names})"
+        names = ", ".join(
+            f"{name} {sizes[side][name]['version']}"
+            for name in sorted(sizes[side], key=str.lower)
+        )
+        return f"{len(sizes[side])} distributions, {total:.1f} MiB: {names}"
 
     counts = {side: len(sizes[side]) for side in sizes}
     totals = {side: sum(d["bytes"] for d in sizes[side].values()) for side in sizes}

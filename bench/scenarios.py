@@ -10,7 +10,6 @@ import json
 import os
 import pathlib
 import shutil
-import statistics
 import subprocess
 import tempfile
 import time
@@ -45,7 +44,7 @@ IMPORT_STATEMENTS = {
 
 @dataclass(frozen=True)
 class ChildRun:
-    """One finished child process: its wall time, CPU time, peak memory, output.
+    """The wall time, CPU time, peak memory and output of a finished process.
 
     ``cpu_seconds`` (user plus system) and ``max_rss_kib`` are 0 when GNU time
     is missing.
@@ -279,8 +278,3 @@ def request_overhead(setup: Setup, runs: int) -> list[dict[str, Any]]:
     Both clients run in the same worker process, batch by batch in turns.
     """
     return [run_worker("overhead", "posos", setup) for _ in range(runs)]
-
-
-def median(values: list[float]) -> float:
-    """Return the median of a non-empty list."""
-    return statistics.median(values)

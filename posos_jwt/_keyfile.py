@@ -379,8 +379,8 @@ def _check_rsa_consistency(key: rsa.RSAPrivateKey, path: str | None) -> None:
     Signing uses the Chinese remainder theorem with p, q, d mod (p-1),
     d mod (q-1) and q^-1 mod p. If one of them is wrong, for example in a
     corrupted key file, the signature is right modulo one prime and wrong
-    modulo the other, and anyone who sees it can factor n with one gcd (the
-    fault attack on RSA-CRT). These identities rule that out for any key
+    modulo the other, and anyone who obtains it can factor n with one gcd
+    (the fault attack on RSA-CRT). These identities rule that out for any key
     whose n is the product of its p and q.
 
     Primality of p and q is not tested. A composite factor cannot come from
