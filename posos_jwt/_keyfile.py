@@ -340,7 +340,7 @@ def load_private_key(pem: str, *, path: str | None = None) -> rsa.RSAPrivateKey:
     _check_pem_armour(pem, path)
     try:
         # cryptography's own validation also tests p and q for primality. For
-        # a 2048-bit key that took 44 ms, a sixth of the whole token command,
+        # a 2048-bit key that took 44 ms, about a sixth of the token command,
         # on the machine that BENCHMARKS.md describes. _check_rsa_consistency
         # replaces it and keeps the part that protects the key.
         key = serialization.load_pem_private_key(
