@@ -177,7 +177,7 @@ class PrivateKeyError(KeyFileError):
 
     Attributes:
         reason: One of ``"encrypted"``, ``"not_rsa"``, ``"not_pem"``,
-            ``"too_small"`` or ``"invalid"``.
+            ``"too_small"``, ``"invalid"`` or ``"inconsistent"``.
     """
 
     def __init__(self, message: str, *, path: str | None, reason: str) -> None:

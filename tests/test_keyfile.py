@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from posos_jwt import (
@@ -202,6 +203,42 @@ def test_corrupt_pem() -> None:
         ServiceAccountKey.from_info(info)
     assert caught.value.reason == "invalid"
     assert "MIIBroken" not in str(caught.value)
+
+
+def _corrupt_private_key(parameter: str) -> str:
+    """Return the test key as PEM with one CRT parameter or d off by two."""
+    info = key_info("service_account.json")
+    key = ServiceAccountKey.from_info(info).private_key
+    numbers = key.private_numbers()
+    values = {
+        "d": numbers.d,
+        "dmp1": numbers.dmp1,
+        "dmq1": numbers.dmq1,
+        "iqmp": numbers.iqmp,
+    }
+    values[parameter] += 2
+    corrupt = rsa.RSAPrivateNumbers(
+        p=numbers.p,
+        q=numbers.q,
+        public_numbers=numbers.public_numbers,
+        **values,
+    ).private_key(unsafe_skip_rsa_key_validation=True)
+    pem = corrupt.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return pem.decode("ascii")
+
+
+@pytest.mark.parametrize("parameter", ["d", "dmp1", "dmq1", "iqmp"])
+def test_inconsistent_rsa_key_rejected(parameter: str) -> None:
+    info = key_info("service_account.json")
+    info["private_key"] = _corrupt_private_key(parameter)
+    with pytest.raises(PrivateKeyError, match="do not agree") as caught:
+        ServiceAccountKey.from_info(info)
+    assert caught.value.reason == "inconsistent"
+    assert "MII" not in str(caught.value)
 
 
 def test_escaped_newlines_repaired(caplog: pytest.LogCaptureFixture) -> None:
