@@ -21,8 +21,10 @@ from __future__ import annotations
 import logging
 
 from ._assertion import ASSERTION_LIFETIME, GOOGLE_TOKEN_AUDIENCE, build_assertion
+from ._config import ConfigFile, Profile, resolve_request_url
 from ._credentials import REFRESH_MARGIN, Credentials, IDTokenCredentials
 from ._errors import (
+    ConfigFileError,
     ConfigurationError,
     KeyFileError,
     KeyFileFieldError,
@@ -31,8 +33,11 @@ from ._errors import (
     KeyFileTypeError,
     PososJWTError,
     PrivateKeyError,
+    ProfileNotFoundError,
+    RequestTargetError,
     RequestTimeoutError,
     TLSError,
+    TokenCacheError,
     TokenCheckError,
     TokenEndpointError,
     TransportError,
@@ -40,6 +45,7 @@ from ._errors import (
 from ._fetch import fetch_id_token
 from ._idtoken import IDToken
 from ._keyfile import ServiceAccountKey
+from ._token_cache import TokenCache
 from ._token_uri import DEFAULT_TOKEN_URI
 from ._transport import DEFAULT_TIMEOUT
 
@@ -51,6 +57,8 @@ __all__ = [
     "DEFAULT_TOKEN_URI",
     "GOOGLE_TOKEN_AUDIENCE",
     "REFRESH_MARGIN",
+    "ConfigFile",
+    "ConfigFileError",
     "ConfigurationError",
     "Credentials",
     "IDToken",
@@ -62,15 +70,21 @@ __all__ = [
     "KeyFileTypeError",
     "PososJWTError",
     "PrivateKeyError",
+    "Profile",
+    "ProfileNotFoundError",
+    "RequestTargetError",
     "RequestTimeoutError",
     "ServiceAccountKey",
     "TLSError",
+    "TokenCache",
+    "TokenCacheError",
     "TokenCheckError",
     "TokenEndpointError",
     "TransportError",
     "__version__",
     "build_assertion",
     "fetch_id_token",
+    "resolve_request_url",
 ]
 
 # A library adds no handler of its own: the application decides where log

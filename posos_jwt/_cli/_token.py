@@ -6,8 +6,15 @@ import argparse
 import json
 from typing import Any
 
-from .. import IDToken, IDTokenCredentials, ServiceAccountKey
-from ._common import add_key_file_option, add_network_options, client_id_from
+from .. import IDToken, IDTokenCredentials, ServiceAccountKey, TokenCache
+from ._common import (
+    add_cache_option,
+    add_key_file_option,
+    add_network_options,
+    add_profile_options,
+    require_client_id,
+    resolve_settings,
+)
 
 
 def add_parser(subparsers: Any) -> None:
@@ -27,6 +34,8 @@ def add_parser(subparsers: Any) -> None:
         help="OAuth client ID of the IAP resource (default: $POSOS_CLIENT_ID)",
     )
     add_network_options(parser)
+    add_profile_options(parser)
+    add_cache_option(parser)
     parser.add_argument(
         "--json",
         action="store_true",
@@ -36,17 +45,24 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Fetch the token and print it."""
-    client_id = client_id_from(args)
-    key = load_key(args.key_file)
+    """Fetch the token, or read it from the cache, and print it."""
+    settings = resolve_settings(args)
+    client_id = require_client_id(settings)
+    key = load_key(settings.key_file)
+    # NOTE: a profile's proxy is resolved into settings.proxy but not used yet,
+    # because IDTokenCredentials takes no proxy; pass proxy=settings.proxy here
+    # once it does.
     credentials = IDTokenCredentials(
         key,
         client_id,
-        token_uri=args.token_uri,
-        ca_bundle=args.ca_bundle,
-        timeout=args.timeout,
+        token_uri=settings.token_uri,
+        ca_bundle=settings.ca_bundle,
+        timeout=settings.timeout,
     )
-    token = credentials.get_id_token()
+    if settings.cache:
+        token = TokenCache().get_id_token(credentials)
+    else:
+        token = credentials.get_id_token()
     print(token_json(token) if args.json else token.value)
     return 0
 
