@@ -1,6 +1,6 @@
 """Profiles: named sets of settings read from a TOML configuration file.
 
-A Posos integrator holds one key file and one OAuth client ID per environment.
+A Posos integrator has one key file and one OAuth client ID per environment.
 A profile stores them once, with the API's base URL and the network settings::
 
     [profiles.preprod]
@@ -114,8 +114,8 @@ class ConfigFile:
 
         It is ``$XDG_CONFIG_HOME/posos-jwt/config.toml``, or
         ``~/.config/posos-jwt/config.toml`` when that variable is unset or not
-        an absolute path (the XDG Base Directory specification says to ignore
-        a relative one).
+        an absolute path, because the XDG Base Directory specification requires
+        a relative one to be ignored.
         """
         base = os.environ.get("XDG_CONFIG_HOME", "")
         if not os.path.isabs(base):
@@ -416,8 +416,8 @@ def find_line(text: str, parts: tuple[str, ...]) -> int | None:
 
     ``parts`` is a key path such as ``("profiles", "preprod", "timeout")``.
     The search understands ``[table]`` headers and ``key = value`` lines,
-    which is how profiles are written; a key written as a dotted key or in an
-    inline table is not found, and the message then has no line.
+    which is how profiles are written. A key written as a dotted key or in
+    an inline table is not found, so its message has no line.
     """
     table: tuple[str, ...] = ()
     for number, raw in enumerate(text.splitlines(), start=1):

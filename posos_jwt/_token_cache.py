@@ -4,8 +4,8 @@ A shell script that runs ``posos-jwt token`` in a loop would otherwise ask
 Google for a new token each time. The cache keeps each token in its own file
 until it is about to expire, so every run within the hour reuses it.
 
-The cache holds bearer tokens, so it is a secret store, and these rules keep it
-one:
+The cache contains bearer tokens, so it is a secret store, and these rules
+keep it one:
 
 - The directory is created with mode 0700 and each file with mode 0600, from
   the start: ``os.mkdir`` and ``tempfile.mkstemp`` set the mode when they
@@ -22,7 +22,7 @@ one:
 - A token read back is checked again, like one just received: its ``aud``,
   ``email`` and ``exp`` claims, the key file's fingerprint and the token
   endpoint. An entry that fails is ignored and replaced.
-- The private key is never written. An entry holds the token, its expiry,
+- The private key is never written. An entry contains the token, its expiry,
   the key's fingerprint and the names that the entry is for.
 """
 
@@ -37,12 +37,15 @@ import re
 import stat
 import tempfile
 from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from typing import Final
 
 from ._clock import SYSTEM_CLOCK, Clock
 from ._credentials import REFRESH_MARGIN, IDTokenCredentials
-from ._errors import TokenCacheError, TokenCheckError
+from ._errors import KeyFileError, TokenCacheError, TokenCheckError
 from ._idtoken import IDToken, check_id_token, format_utc
+from ._keyfile import _read_key_file, parse_key_json
+from ._token_uri import DEFAULT_TOKEN_URI, TOKEN_URI_ENV
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +66,38 @@ TEMP_PREFIX: Final = ".tmp-"
 _OPEN_FLAGS: Final = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
 """Open entries without following a symbolic link, so that a link planted in
 the directory cannot point the cache at another file."""
+
+
+@dataclass(frozen=True)
+class _Identity:
+    """The account, key, audience and endpoint of an entry, all of which must
+    match for its token to be used."""
+
+    client_email: str
+    private_key_id: str
+    audience: str
+    token_uri: str
+    key_fingerprint: str
+
+    @classmethod
+    def of(cls, credentials: IDTokenCredentials) -> _Identity | None:
+        key = credentials.key
+        if key.fingerprint is None:
+            logger.debug("token cache skipped: the key was not read from a file")
+            return None
+        return cls(
+            client_email=key.client_email,
+            private_key_id=key.private_key_id,
+            audience=credentials.target_audience,
+            token_uri=credentials.token_uri,
+            key_fingerprint=key.fingerprint,
+        )
+
+    def file_name(self) -> str:
+        # A hash, so that a directory listing shows no account name.
+        names = [self.client_email, self.private_key_id, self.audience]
+        digest = hashlib.sha256(json.dumps(names).encode("utf-8")).hexdigest()
+        return digest + ".json"
 
 
 class TokenCache:
@@ -98,7 +133,7 @@ class TokenCache:
         """Return ``$XDG_CACHE_HOME/posos-jwt``, or ``~/.cache/posos-jwt``.
 
         ``XDG_CACHE_HOME`` is ignored when it is not an absolute path, as the
-        XDG Base Directory specification says.
+        XDG Base Directory specification requires.
         """
         base = os.environ.get("XDG_CACHE_HOME", "")
         if not os.path.isabs(base):
@@ -111,16 +146,20 @@ class TokenCache:
         return self._directory
 
     def entry_path(self, credentials: IDTokenCredentials) -> str:
-        """Return the file that holds the token for ``credentials``.
+        """Return the file that contains the token for ``credentials``.
 
-        The name is a hash, so a directory listing shows no account name.
+        The name is a hash of the account, key ID and audience, so a directory
+        listing shows no account name.
         """
         key = credentials.key
-        identity = json.dumps(
-            [key.client_email, key.private_key_id, credentials.target_audience]
+        identity = _Identity(
+            key.client_email,
+            key.private_key_id,
+            credentials.target_audience,
+            credentials.token_uri,
+            key.fingerprint or "",
         )
-        digest = hashlib.sha256(identity.encode("utf-8")).hexdigest()
-        return os.path.join(self._directory, digest + ".json")
+        return os.path.join(self._directory, identity.file_name())
 
     def get_id_token(self, credentials: IDTokenCredentials) -> IDToken:
         """Return the cached token for ``credentials``, or fetch and store one.
@@ -144,22 +183,69 @@ class TokenCache:
         token passes the checks of a new token and does not expire within
         :data:`REFRESH_MARGIN`.
         """
-        if credentials.key.fingerprint is None:
-            logger.debug("token cache skipped: the key was not read from a file")
+        identity = _Identity.of(credentials)
+        return None if identity is None else self._load(identity)
+
+    def load_for_key_file(
+        self,
+        key_file: str | os.PathLike[str],
+        target_audience: str,
+        *,
+        token_uri: str | None = None,
+    ) -> IDToken | None:
+        """Return the cached token for a key file, without loading its private key.
+
+        Loading and validating an RSA private key takes about a tenth of a
+        second, which dominates a command that finds its token in the cache.
+        Skipping it is safe because an entry matches only a key file whose
+        SHA-256 fingerprint equals that of a file that was fully loaded and
+        checked when the entry was written.
+
+        Args:
+            key_file: The service-account key file.
+            target_audience: The OAuth client ID that the token is for.
+            token_uri: The token endpoint that the credentials would be given,
+                or ``None`` for ``$POSOS_JWT_TOKEN_URI``, then the key file's.
+
+        Returns:
+            The token, or ``None`` on a miss, including when the key file
+            cannot be read: building credentials from it then raises the
+            error.
+        """
+        name = os.fspath(key_file)
+        try:
+            # The same read as ServiceAccountKey.from_file, with its warning
+            # for a key file that others may read.
+            data, _ = _read_key_file(name)
+            info = parse_key_json(data, path=name)
+        except KeyFileError:
             return None
-        path = self.entry_path(credentials)
+        email, key_id = info.get("client_email"), info.get("private_key_id")
+        if not isinstance(email, str) or not isinstance(key_id, str):
+            return None
+        identity = _Identity(
+            client_email=email,
+            private_key_id=key_id,
+            audience=target_audience,
+            token_uri=_expected_token_uri(token_uri, info.get("token_uri")),
+            key_fingerprint=hashlib.sha256(data).hexdigest(),
+        )
+        return self._load(identity)
+
+    def _load(self, identity: _Identity) -> IDToken | None:
         if not self._directory_is_safe(create=False):
             return None
+        path = os.path.join(self._directory, identity.file_name())
         record = self._read_entry(path)
         if record is None:
             return None
-        token = self._check_entry(record, credentials, path)
+        token = self._check_entry(record, identity, path)
         if token is None:
             return None
         logger.debug(
             "token cache hit for %s, audience %s, expires at %s",
-            credentials.service_account_email,
-            credentials.target_audience,
+            identity.client_email,
+            identity.audience,
             format_utc(token.expiry),
         )
         return token
@@ -170,21 +256,16 @@ class TokenCache:
         A failure (an unsafe directory, a full disk) is logged as a warning
         and not raised, because the token itself is good.
         """
-        if credentials.key.fingerprint is None:
-            return False
-        if not self._directory_is_safe(create=True):
+        identity = _Identity.of(credentials)
+        if identity is None or not self._directory_is_safe(create=True):
             return False
         record = {
             "version": ENTRY_VERSION,
-            "client_email": credentials.service_account_email,
-            "private_key_id": credentials.key.private_key_id,
-            "audience": credentials.target_audience,
-            "token_uri": credentials.token_uri,
-            "key_fingerprint": credentials.key.fingerprint,
+            **asdict(identity),
             "expiry": token.expiry,
             "id_token": token.value,
         }
-        path = self.entry_path(credentials)
+        path = os.path.join(self._directory, identity.file_name())
         try:
             _write_atomically(path, json.dumps(record).encode("utf-8"))
         except OSError as exc:
@@ -278,9 +359,17 @@ class TokenCache:
                 exc.strerror,
             )
             return None
-        with os.fdopen(descriptor, "rb") as file:
-            problem = _file_problem(os.fstat(file.fileno()))
-            data = file.read(MAX_ENTRY_SIZE + 1)
+        try:
+            with os.fdopen(descriptor, "rb") as file:
+                problem = _file_problem(os.fstat(file.fileno()))
+                data = file.read(MAX_ENTRY_SIZE + 1)
+        except OSError as exc:
+            logger.warning(
+                "token cache entry %s cannot be read (%s); it is ignored",
+                path,
+                exc.strerror,
+            )
+            return None
         if problem is None and len(data) > MAX_ENTRY_SIZE:
             problem = f"is larger than {MAX_ENTRY_SIZE} bytes"
         if problem is not None:
@@ -305,20 +394,9 @@ class TokenCache:
         return record
 
     def _check_entry(
-        self,
-        record: Mapping[str, object],
-        credentials: IDTokenCredentials,
-        path: str,
+        self, record: Mapping[str, object], identity: _Identity, path: str
     ) -> IDToken | None:
-        key = credentials.key
-        expected = {
-            "version": ENTRY_VERSION,
-            "client_email": key.client_email,
-            "private_key_id": key.private_key_id,
-            "audience": credentials.target_audience,
-            "token_uri": credentials.token_uri,
-            "key_fingerprint": key.fingerprint,
-        }
+        expected = {"version": ENTRY_VERSION, **asdict(identity)}
         for field, value in expected.items():
             if record.get(field) != value:
                 # A changed key file is the usual cause, so this is DEBUG.
@@ -334,8 +412,8 @@ class TokenCache:
         try:
             token = check_id_token(
                 value,
-                audience=credentials.target_audience,
-                email=key.client_email,
+                audience=identity.audience,
+                email=identity.client_email,
                 now=self._clock.time(),
             )
         except TokenCheckError as exc:
@@ -363,11 +441,27 @@ class TokenCache:
         return token
 
 
+def _expected_token_uri(override: str | None, key_token_uri: object) -> str:
+    """Return the endpoint that credentials would use, without checking it.
+
+    This follows the order of ``resolve_token_uri`` but skips its checks and
+    its log lines. The result is only compared with the endpoint stored in
+    an entry, which was checked when the entry was written, so a wrong guess
+    can only cause a miss.
+    """
+    chosen = override or os.environ.get(TOKEN_URI_ENV) or None
+    if chosen is not None:
+        return chosen
+    if isinstance(key_token_uri, str) and key_token_uri.strip():
+        return key_token_uri
+    return DEFAULT_TOKEN_URI
+
+
 def _make_private_directory(path: str) -> None:
     """Create ``path`` and missing parents with mode 0700; keep an existing one."""
     parent = os.path.dirname(path)
     if parent and not os.path.isdir(parent):
-        # The XDG specification asks for 0700 on a base directory it creates.
+        # The XDG specification requires 0700 for a base directory it creates.
         os.makedirs(parent, mode=0o700, exist_ok=True)
     with contextlib.suppress(FileExistsError):
         os.mkdir(path, mode=0o700)

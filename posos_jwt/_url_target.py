@@ -1,7 +1,7 @@
 """Resolve the target of an API request against a profile's base URL.
 
-An ID token is a bearer credential for one audience, and the audience stands
-for one API. A command that sends a token must therefore send it only to the
+An ID token is a bearer credential for one audience, and the audience
+identifies one API. A command that sends a token must therefore send it only to the
 API that the profile names, whatever the user types as a target. This module
 decides that from the URL alone, before any token is fetched.
 """
@@ -39,7 +39,7 @@ def resolve_request_url(
     port as ``base_url``, so that a token meant for one API is not sent to
     another, unless ``allow_other_host`` is true.
 
-    Whatever ``allow_other_host`` says, these targets are rejected, because
+    Whatever the value of ``allow_other_host``, these targets are rejected, because
     URL parsers disagree on them or because they would send the token in the
     clear: a target with a backslash, a space or a control character; a
     scheme-relative ``//host/path``; a path without a leading ``/``; a

@@ -8,6 +8,7 @@ from typing import Any
 
 from .. import IDToken, IDTokenCredentials, ServiceAccountKey, TokenCache
 from ._common import (
+    Settings,
     add_cache_option,
     add_key_file_option,
     add_network_options,
@@ -47,7 +48,21 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Fetch the token, or read it from the cache, and print it."""
     settings = resolve_settings(args)
-    client_id = require_client_id(settings)
+    token = get_token(settings, require_client_id(settings))
+    print(token_json(token) if args.json else token.value)
+    return 0
+
+
+def get_token(settings: Settings, client_id: str) -> IDToken:
+    """Return a token from the on-disk cache when enabled, else fetch one."""
+    cache = TokenCache() if settings.cache else None
+    if cache is not None and settings.key_file is not None:
+        # Looked up before the key is loaded: a hit needs no private key.
+        cached = cache.load_for_key_file(
+            settings.key_file, client_id, token_uri=settings.token_uri
+        )
+        if cached is not None:
+            return cached
     key = load_key(settings.key_file)
     # NOTE: a profile's proxy is resolved into settings.proxy but not used yet,
     # because IDTokenCredentials takes no proxy; pass proxy=settings.proxy here
@@ -59,12 +74,10 @@ def run(args: argparse.Namespace) -> int:
         ca_bundle=settings.ca_bundle,
         timeout=settings.timeout,
     )
-    if settings.cache:
-        token = TokenCache().get_id_token(credentials)
-    else:
-        token = credentials.get_id_token()
-    print(token_json(token) if args.json else token.value)
-    return 0
+    token = credentials.get_id_token()
+    if cache is not None:
+        cache.store(credentials, token)
+    return token
 
 
 def load_key(key_file: str | None) -> ServiceAccountKey:
