@@ -26,6 +26,7 @@ SETTING_VARIABLES = (
     "POSOS_CLIENT_ID",
     "POSOS_JWT_TOKEN_URI",
     "SSL_CERT_FILE",
+    "POSOS_JWT_CA_BUNDLE",
     "POSOS_JWT_CONFIG",
     "POSOS_PROFILE",
     "POSOS_JWT_CACHE",
@@ -286,7 +287,7 @@ SETTINGS = [
     ("key_file", "--key-file", "GOOGLE_APPLICATION_CREDENTIALS", "/p/key.json", None),
     ("client_id", "--client-id", "POSOS_CLIENT_ID", "profile-id", None),
     ("token_uri", "--token-uri", "POSOS_JWT_TOKEN_URI", "https://p.example/t", None),
-    ("ca_bundle", "--ca-bundle", "SSL_CERT_FILE", "/p/ca.pem", None),
+    ("ca_bundle", "--ca-bundle", "POSOS_JWT_CA_BUNDLE", "/p/ca.pem", None),
     ("timeout", "--timeout", None, 7.0, 10.0),
 ]
 
@@ -295,10 +296,21 @@ def resolved(args: list[str], setting: str) -> object:
     return getattr(resolve_settings(build_parser().parse_args(args)), setting)
 
 
+LEVELS = ["option", "environment", "profile", "default"]
+
+PRECEDENCE_CASES = [
+    pytest.param(winner, *setting, id=f"{setting[0]}-{winner}")
+    for setting in SETTINGS
+    for winner in LEVELS
+    # timeout has no environment variable, so that level cannot win.
+    if not (winner == "environment" and setting[2] is None)
+]
+
+
 @pytest.mark.parametrize(
-    ("setting", "option", "variable", "in_profile", "default"), SETTINGS
+    ("winner", "setting", "option", "variable", "in_profile", "default"),
+    PRECEDENCE_CASES,
 )
-@pytest.mark.parametrize("winner", ["option", "environment", "profile", "default"])
 def test_precedence_of_each_setting(
     winner: str,
     setting: str,
@@ -309,13 +321,9 @@ def test_precedence_of_each_setting(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Each level, when it wins, beats every level below it."""
-    levels = ["option", "environment", "profile", "default"]
-    if variable is None and winner == "environment":
-        pytest.skip(f"{setting} has no environment variable")
-    given = levels[levels.index(winner) :]
-    values: dict[str, object] = {"option": "2.5" if setting == "timeout" else "/o"}
-    values["environment"], values["profile"] = "/e", in_profile
+    """The winning level and every level below it are set, so it must beat them."""
+    given = LEVELS[LEVELS.index(winner) :]
+    option_text, option_value = ("2.5", 2.5) if setting == "timeout" else ("/o", "/o")
     args = ["token", "--config", str(tmp_path / "config.toml")]
     table: dict[str, str | float] = {"key_file": "/p/key.json", "client_id": "c"}
     if "profile" in given:
@@ -323,11 +331,11 @@ def test_precedence_of_each_setting(
         table[setting] = in_profile
     (tmp_path / "config.toml").write_text(profile_table("p", table))
     if "option" in given:
-        args += [option, str(values["option"])]
+        args += [option, option_text]
     if "environment" in given and variable is not None:
         monkeypatch.setenv(variable, "/e")
     expected = {
-        "option": 2.5 if setting == "timeout" else "/o",
+        "option": option_value,
         "environment": "/e",
         "profile": in_profile,
         "default": default,
@@ -693,3 +701,33 @@ def test_cache_across_processes(
     assert [result.returncode for result in outputs] == [0, 0]
     assert outputs[0].stdout == outputs[1].stdout
     assert standin.count("token") == 1
+
+
+def test_ssl_cert_file_keeps_profile_ca_bundle(
+    config_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A system-wide SSL_CERT_FILE changes the default trust store only."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "system-ca.pem"))
+    args = ["token", "--config", str(config_file), "--profile", "preprod"]
+    code, out, err = run(args, capsys)
+    assert code == 0, err
+    assert "overrides" not in err
+    assert out.count(".") == 2
+
+
+def test_unused_proxy_is_logged(
+    tmp_path: Path,
+    preprod: dict[str, str | float],
+    production: dict[str, str | float],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    preprod["proxy"] = "http://user:secret@proxy.example:3128"
+    write_config(tmp_path / "config.toml", preprod, production)
+    args = ["token", "--config", str(tmp_path / "config.toml"), "--profile", "preprod"]
+    code, _, err = run(args, capsys)
+    assert code == 0
+    assert "the profile sets a proxy, but this version" in err
+    assert "secret" not in err

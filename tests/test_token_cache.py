@@ -106,7 +106,7 @@ def test_modes_with_permissive_umask(
     assert parent_mode == 0o700
 
 
-def test_entry_holds_no_key_and_no_email_in_name(
+def test_entry_without_key_or_email(
     standin: GoogleStandIn,
     key_file: Path,
     account: dict[str, str],

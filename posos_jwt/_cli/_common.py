@@ -6,7 +6,7 @@ import argparse
 import logging
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, NoReturn, TypeVar
 
 from .. import DEFAULT_TIMEOUT, ConfigFile, Profile
@@ -26,9 +26,11 @@ KEY_FILE_ENV: Final = "GOOGLE_APPLICATION_CREDENTIALS"
 TOKEN_URI_ENV: Final = "POSOS_JWT_TOKEN_URI"
 """Environment variable that gives ``--token-uri`` its default."""
 
-CA_BUNDLE_ENV: Final = "SSL_CERT_FILE"
-"""Environment variable that gives ``--ca-bundle`` its default. OpenSSL reads it
-too, so it is read here explicitly to keep it above a profile's ``ca_bundle``."""
+CA_BUNDLE_ENV: Final = "POSOS_JWT_CA_BUNDLE"
+"""Environment variable that gives ``--ca-bundle`` its default. ``SSL_CERT_FILE``
+is not used for this, because it is often set for the whole system and would
+then override every profile's ``ca_bundle``. It still replaces the system's
+trust store, which is the default when no level sets a CA bundle."""
 
 CONFIG_ENV: Final = "POSOS_JWT_CONFIG"
 """Environment variable that gives ``--config`` its default."""
@@ -119,7 +121,10 @@ def add_network_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ca-bundle",
         metavar="PATH",
-        help="PEM file of CA certificates to trust instead of the system's",
+        help=(
+            "PEM file of CA certificates to trust instead of the system's "
+            f"(default: ${CA_BUNDLE_ENV}, then the profile's ca_bundle)"
+        ),
     )
     parser.add_argument(
         "--timeout",
@@ -207,7 +212,7 @@ class Settings:
     token_uri: str | None
     ca_bundle: str | None
     timeout: float
-    proxy: str | None
+    proxy: str | None = field(repr=False)
     base_url: str | None
     cache: bool
     profile: Profile | None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from typing import Any
 
 from .. import IDToken, IDTokenCredentials, ServiceAccountKey, TokenCache
@@ -16,6 +17,8 @@ from ._common import (
     require_client_id,
     resolve_settings,
 )
+
+logger = logging.getLogger(__name__)
 
 
 def add_parser(subparsers: Any) -> None:
@@ -66,7 +69,12 @@ def get_token(settings: Settings, client_id: str) -> IDToken:
     key = load_key(settings.key_file)
     # NOTE: a profile's proxy is resolved into settings.proxy but not used yet,
     # because IDTokenCredentials takes no proxy; pass proxy=settings.proxy here
-    # once it does.
+    # once it does, and drop this warning.
+    if settings.proxy is not None:
+        logger.warning(
+            "the profile sets a proxy, but this version of posos-jwt cannot use "
+            "one: the token endpoint is contacted directly"
+        )
     credentials = IDTokenCredentials(
         key,
         client_id,
