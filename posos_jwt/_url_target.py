@@ -217,7 +217,13 @@ def _origin_of(parts: SplitResult) -> _Origin:
     if scheme not in DEFAULT_PORTS or not parts.hostname:
         raise ValueError("not an absolute http(s) URL")
     port = parts.port
-    return _Origin(scheme, parts.hostname.lower(), port or DEFAULT_PORTS[scheme])
+    if port == 0:
+        # Port 0 is falsy and no server listens there, so it must not pass
+        # for the default port.
+        raise ValueError("port 0")
+    if port is None:
+        port = DEFAULT_PORTS[scheme]
+    return _Origin(scheme, parts.hostname.lower(), port)
 
 
 def _is_secure(origin: _Origin) -> bool:
@@ -247,7 +253,7 @@ def _check_sent_origin(
         raise _invalid_target(target, base_url) from None
     scheme = (parsed.scheme or "").lower()
     host = (parsed.host or "").lower().strip("[]")
-    port = parsed.port or DEFAULT_PORTS.get(scheme, 0)
+    port = parsed.port if parsed.port is not None else DEFAULT_PORTS.get(scheme, 0)
     if _Origin(scheme, host, port) != expected:
         raise _invalid_target(target, base_url)
 

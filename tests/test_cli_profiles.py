@@ -14,6 +14,7 @@ import jwt
 import pytest
 import urllib3
 
+from posos_jwt import ConfigFile, resolve_request_url
 from posos_jwt._cli import build_parser, main
 from posos_jwt._cli._common import resolve_settings
 from posos_jwt.testing import Fault, GoogleStandIn, write_key_file
@@ -731,3 +732,37 @@ def test_unused_proxy_is_logged(
     assert code == 0
     assert "the profile sets a proxy, but this version" in err
     assert "secret" not in err
+
+
+def test_profile_base_url_reaches_api(
+    standin: GoogleStandIn,
+    tmp_path: Path,
+    preprod: dict[str, str | float],
+    production: dict[str, str | float],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The pieces that a request command joins: profile, token and URL."""
+    preprod["base_url"] = standin.base_url
+    write_config(tmp_path / "config.toml", preprod, production)
+    args = ["token", "--config", str(tmp_path / "config.toml"), "--profile", "preprod"]
+    _, token, _ = run(args, capsys)
+    profile = ConfigFile.load(tmp_path / "config.toml").profile("preprod")
+    url = resolve_request_url(profile.base_url, "/api/autocomplete?query=doli")
+    http = urllib3.PoolManager(ca_certs=standin.ca_bundle)
+    response = http.request(
+        "GET", url, headers={"Authorization": "Bearer " + token.strip()}
+    )
+    assert url == f"{standin.base_url}/api/autocomplete?query=doli"
+    assert response.status == 200
+    assert standin.count("api") == 1
+
+
+def test_check_key_with_profile(
+    config_file: Path,
+    accounts: dict[str, dict[str, str]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = ["check-key", "--config", str(config_file), "--profile", "production"]
+    code, out, _ = run(args, capsys)
+    assert code == 0
+    assert f"service account: {accounts['production']['client_email']}" in out

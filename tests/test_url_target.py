@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import urllib3.util
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from posos_jwt import RequestTargetError, resolve_request_url
 
@@ -84,6 +87,7 @@ REJECTED = [
     ("https://[::1:443/", "invalid", "is not a valid path or http"),
     ("https://api.preprod.posos.co:99999/", "invalid", "is not a valid path"),
     ("https:///x", "invalid", "is not a valid path"),
+    ("https://api.preprod.posos.co:0/x", "invalid", "is not a valid path"),
 ]
 
 
@@ -158,3 +162,24 @@ def test_base_url_password_masked() -> None:
         resolve_request_url("https://u:hunter2@api.preprod.posos.co", "/x")
     assert "hunter2" not in str(caught.value)
     assert caught.value.base_url == "https://***@api.preprod.posos.co"
+
+
+# Characters that URL parsers treat specially, to build adversarial targets.
+TRICKY = "/\\@:.?#%[]abAB09 \t\n" + "\u3002\uff0e\u2100"
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    prefix=st.sampled_from(["/", "//", "https://", "https://api.preprod.posos.co", ""]),
+    rest=st.text(alphabet=TRICKY, max_size=30),
+)
+def test_accepted_url_stays_on_base_host(prefix: str, rest: str) -> None:
+    """Whatever is accepted, urllib3 sends it to the base URL's origin."""
+    try:
+        url = resolve_request_url(BASE, prefix + rest)
+    except RequestTargetError:
+        return
+    parsed = urllib3.util.parse_url(url)
+    assert parsed.scheme == "https"
+    assert parsed.host == "api.preprod.posos.co"
+    assert parsed.port in (None, 443)

@@ -8,7 +8,7 @@ import stat
 from typing import Any
 
 from .._token_uri import resolve_token_uri
-from ._common import add_key_file_option
+from ._common import add_key_file_option, add_profile_options, resolve_settings
 from ._token import load_key
 
 
@@ -24,14 +24,19 @@ def add_parser(subparsers: Any) -> None:
         ),
     )
     add_key_file_option(parser)
+    add_profile_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Load the key and print what it contains, except the private key."""
-    key = load_key(args.key_file)
+    settings = resolve_settings(args)
+    key = load_key(settings.key_file)
     token_uri = resolve_token_uri(
-        key.token_uri, universe_domain=key.universe_domain, key_path=key.path
+        key.token_uri,
+        universe_domain=key.universe_domain,
+        override=settings.token_uri,
+        key_path=key.path,
     )
     print(f"key file:        {key.path}")
     print(f"service account: {key.client_email}")

@@ -103,7 +103,10 @@ def add_key_file_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--key-file",
         metavar="PATH",
-        help="service-account key file (default: $GOOGLE_APPLICATION_CREDENTIALS)",
+        help=(
+            "service-account key file (default: $GOOGLE_APPLICATION_CREDENTIALS, "
+            "then the profile's key_file)"
+        ),
     )
 
 
@@ -114,8 +117,8 @@ def add_network_options(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help=(
             "token endpoint, instead of the key file's: any https URL, or http on "
-            "a loopback address (default: $POSOS_JWT_TOKEN_URI, then the key "
-            "file's Google endpoint)"
+            "a loopback address (default: $POSOS_JWT_TOKEN_URI, then the "
+            "profile's token_uri, then the key file's Google endpoint)"
         ),
     )
     parser.add_argument(

@@ -35,7 +35,10 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--client-id",
         metavar="ID",
-        help="OAuth client ID of the IAP resource (default: $POSOS_CLIENT_ID)",
+        help=(
+            "OAuth client ID of the IAP resource (default: $POSOS_CLIENT_ID, "
+            "then the profile's client_id)"
+        ),
     )
     add_network_options(parser)
     add_profile_options(parser)
