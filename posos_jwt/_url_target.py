@@ -39,13 +39,16 @@ def resolve_request_url(
     port as ``base_url``, so that a token meant for one API is not sent to
     another, unless ``allow_other_host`` is true.
 
-    Whatever the value of ``allow_other_host``, these targets are rejected, because
-    URL parsers disagree on them or because they would send the token in the
-    clear: a target with a backslash, a space or a control character; a
-    scheme-relative ``//host/path``; a path without a leading ``/``; a
-    ``user:password@`` part; a fragment; a ``.`` or ``..`` path segment, plain
-    or percent-encoded; a scheme other than https, or http on a loopback
-    address.
+    Whatever the value of ``allow_other_host``, these targets are rejected,
+    because URL parsers disagree on them or because they would send the token
+    in the clear:
+
+    - a backslash, a space or a control character anywhere;
+    - a scheme-relative ``//host/path``, or a path without a leading ``/``;
+    - a ``user:password@`` part, or a fragment;
+    - a ``.`` or ``..`` path segment, plain or percent-encoded;
+    - a scheme other than https, except http on a loopback address;
+    - port 0, or a port that is not a number.
 
     Args:
         base_url: The profile's base URL, such as

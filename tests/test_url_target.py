@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import doctest
+
 import pytest
 import urllib3.util
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import posos_jwt._url_target
 from posos_jwt import RequestTargetError, resolve_request_url
 
 BASE = "https://api.preprod.posos.co"
@@ -183,3 +186,9 @@ def test_accepted_url_stays_on_base_host(prefix: str, rest: str) -> None:
     assert parsed.scheme == "https"
     assert parsed.host == "api.preprod.posos.co"
     assert parsed.port in (None, 443)
+
+
+def test_docstring_example_runs() -> None:
+    results = doctest.testmod(posos_jwt._url_target)
+    assert results.attempted == 1
+    assert results.failed == 0
