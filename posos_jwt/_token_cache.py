@@ -124,6 +124,7 @@ class TokenCache:
             directory if directory is not None else self.default_directory()
         )
         self._clock = clock
+        self._warned = False
 
     def __repr__(self) -> str:
         return f"TokenCache(directory={self._directory!r})"
@@ -333,15 +334,18 @@ class TokenCache:
                     exc.strerror,
                 )
                 return False
-        elif not os.path.isdir(self._directory):
+        elif not os.path.lexists(self._directory):
             logger.debug("token cache miss: %s does not exist", self._directory)
             return False
         problem = _directory_problem(self._directory)
         if problem is None:
             return True
-        logger.warning(
-            "token cache %s: %s; tokens are not cached", self._directory, problem
-        )
+        # Loading and then storing both check, so warn once per instance.
+        if not self._warned:
+            self._warned = True
+            logger.warning(
+                "token cache %s: %s; tokens are not cached", self._directory, problem
+            )
         return False
 
     def _read_entry(self, path: str) -> Mapping[str, object] | None:

@@ -351,6 +351,7 @@ def test_loose_directory_not_used(
     assert standin.count("token") == 2
     assert list(cache_dir.iterdir()) == []
     assert f"run 'chmod 700 {cache_dir}'" in caplog.text
+    assert caplog.text.count("tokens are not cached") == 1
     assert stat.S_IMODE(cache_dir.stat().st_mode) == 0o755
 
 
