@@ -11,9 +11,9 @@ keep it one:
   the start: ``os.mkdir`` and ``tempfile.mkstemp`` set the mode when they
   create, so there is no moment when another user could open them.
 - A file is written to a temporary name in the same directory and moved into
-  place with ``os.replace``, which is atomic on POSIX, so a reader sees the
-  old or the new file and never half of one, and concurrent writers each
-  leave a whole file (the last one wins).
+  place with ``os.replace``, which is atomic on POSIX. So a reader sees the
+  old or the new file, never half of one, and concurrent writers each leave
+  a whole file (the last one wins).
 - A directory or file owned by another user, or that group or others may
   access, is not trusted: it is skipped with a warning that gives the fix,
   and the token is fetched as if there were no cache. posos-jwt does not
@@ -179,7 +179,7 @@ class TokenCache:
     def load(self, credentials: IDTokenCredentials) -> IDToken | None:
         """Return the cached token if it is still valid, else ``None``.
 
-        Valid means: the entry is a file of this user that nobody else may
+        Valid means: the entry is a file of this user that no other user may
         access, for the same key file content and token endpoint, and its
         token passes the checks of a new token and does not expire within
         :data:`REFRESH_MARGIN`.
