@@ -22,6 +22,7 @@ import logging
 
 from ._assertion import ASSERTION_LIFETIME, GOOGLE_TOKEN_AUDIENCE, build_assertion
 from ._auth import IAPAuth
+from ._config import ConfigFile, Profile, resolve_request_url
 from ._credentials import (
     MIN_REFRESH_INTERVAL,
     MIN_TOKEN_VALIDITY,
@@ -31,6 +32,7 @@ from ._credentials import (
 )
 from ._discovery import find_credentials
 from ._errors import (
+    ConfigFileError,
     ConfigurationError,
     HTTPStatusError,
     IAPError,
@@ -45,10 +47,13 @@ from ._errors import (
     NoCredentialsError,
     PososJWTError,
     PrivateKeyError,
+    ProfileNotFoundError,
+    RequestTargetError,
     RequestTimeoutError,
     TLSError,
     TokenAlgorithmError,
     TokenAudienceError,
+    TokenCacheError,
     TokenCheckError,
     TokenEndpointError,
     TokenExpiredError,
@@ -68,6 +73,7 @@ from ._keyfile import ServiceAccountKey
 from ._keyset import KeySet
 from ._metadata import METADATA_TIMEOUT, MetadataCredentials
 from ._self_signed import SELF_SIGNED_LIFETIME, SelfSignedCredentials
+from ._token_cache import TokenCache
 from ._token_uri import DEFAULT_TOKEN_URI
 from ._transport import DEFAULT_TIMEOUT
 from ._verify import (
@@ -101,6 +107,8 @@ __all__ = [
     "APIResponse",
     "AccessToken",
     "AuthorizedHTTP",
+    "ConfigFile",
+    "ConfigFileError",
     "ConfigurationError",
     "Credentials",
     "HTTPStatusError",
@@ -122,12 +130,17 @@ __all__ = [
     "NoCredentialsError",
     "PososJWTError",
     "PrivateKeyError",
+    "Profile",
+    "ProfileNotFoundError",
+    "RequestTargetError",
     "RequestTimeoutError",
     "SelfSignedCredentials",
     "ServiceAccountKey",
     "TLSError",
     "TokenAlgorithmError",
     "TokenAudienceError",
+    "TokenCache",
+    "TokenCacheError",
     "TokenCheckError",
     "TokenEndpointError",
     "TokenExpiredError",
@@ -143,6 +156,7 @@ __all__ = [
     "decode_unverified_jwt",
     "fetch_id_token",
     "find_credentials",
+    "resolve_request_url",
     "verify_iap_jwt",
     "verify_id_token",
 ]

@@ -187,6 +187,21 @@ class Credentials(abc.ABC):
             if result is not None:
                 return result
 
+    def prime(self, token: IDToken) -> None:
+        """Cache ``token``, obtained elsewhere, if no token is cached yet.
+
+        The command line uses this for a token read back from its on-disk
+        cache, already checked there. A token that is not for this audience,
+        or that expires within :data:`REFRESH_MARGIN`, is ignored.
+        """
+        if token.audience != self._target_audience:
+            return
+        if self._remaining(token) <= REFRESH_MARGIN:
+            return
+        with self._lock:
+            if self._token is None and self._flight is None:
+                self._token = token
+
     def drop_token(self, token: str | None = None) -> None:
         """Drop the cached token, so that the next call fetches a new one.
 

@@ -12,7 +12,11 @@ and the command line maps each base to one exit code::
     │   │   ├── KeyFileTypeError                  not a service-account key
     │   │   ├── KeyFileFieldError                 missing or empty field
     │   │   └── PrivateKeyError                   not a usable RSA key
-    │   └── NoCredentialsError                    no credentials source works
+    │   ├── NoCredentialsError                    no credentials source works
+    │   ├── ConfigFileError                       invalid profile file
+    │   │   └── ProfileNotFoundError              no such profile
+    │   ├── RequestTargetError                    URL rejected for a request
+    │   └── TokenCacheError                       cache directory unusable
     ├── TokenEndpointError                        exit 4
     │   └── MetadataServerError                   not the metadata server, or error
     ├── TransportError                            exit 5
@@ -43,6 +47,7 @@ from __future__ import annotations
 from typing import ClassVar, Final
 
 __all__ = [
+    "ConfigFileError",
     "ConfigurationError",
     "HTTPStatusError",
     "IAPError",
@@ -57,10 +62,13 @@ __all__ = [
     "NoCredentialsError",
     "PososJWTError",
     "PrivateKeyError",
+    "ProfileNotFoundError",
+    "RequestTargetError",
     "RequestTimeoutError",
     "TLSError",
     "TokenAlgorithmError",
     "TokenAudienceError",
+    "TokenCacheError",
     "TokenCheckError",
     "TokenEndpointError",
     "TokenExpiredError",
@@ -201,6 +209,88 @@ class NoCredentialsError(ConfigurationError):
             "file, set GOOGLE_APPLICATION_CREDENTIALS, or run on Google Cloud "
             "with a service account attached"
         )
+
+
+class ConfigFileError(ConfigurationError):
+    """The profile configuration file is missing or invalid.
+
+    Attributes:
+        path: The configuration file's path.
+        line: The 1-based line of the problem, when known.
+        column: The 1-based column of a TOML syntax error, when known.
+        profile: The profile concerned, if any.
+        key: The key concerned, if any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str,
+        line: int | None = None,
+        column: int | None = None,
+        profile: str | None = None,
+        key: str | None = None,
+    ) -> None:
+        self.path = path
+        self.line = line
+        self.column = column
+        self.profile = profile
+        self.key = key
+        where = f"config file {path}"
+        if line is not None:
+            where += f", line {line}"
+        super().__init__(f"{where}: {message}")
+
+
+class ProfileNotFoundError(ConfigFileError):
+    """The configuration file has no profile of the requested name.
+
+    Attributes:
+        known: The names of the profiles that the file defines, in file order.
+    """
+
+    def __init__(
+        self, message: str, *, path: str, profile: str, known: tuple[str, ...]
+    ) -> None:
+        self.known = known
+        super().__init__(message, path=path, profile=profile)
+
+
+class RequestTargetError(ConfigurationError):
+    """A request URL or path was rejected before any token was sent with it.
+
+    Attributes:
+        target: The rejected target, with any ``user:password@`` masked.
+        base_url: The base URL it was resolved against, if any.
+        reason: A short code: ``"other_host"``, ``"userinfo"``, ``"scheme"``,
+            ``"scheme_relative"``, ``"relative_path"``, ``"dot_segment"``,
+            ``"backslash"``, ``"control_character"``, ``"fragment"``,
+            ``"invalid"`` or ``"base_url"``.
+    """
+
+    def __init__(
+        self, message: str, *, target: str, base_url: str | None, reason: str
+    ) -> None:
+        self.target = target
+        self.base_url = base_url
+        self.reason = reason
+        super().__init__(message)
+
+
+class TokenCacheError(ConfigurationError):
+    """The on-disk token cache cannot be used for an operation that needs it.
+
+    Reading and writing tokens never raise this: an unusable cache is logged
+    and skipped there. Clearing the cache does.
+
+    Attributes:
+        path: The cache directory or file concerned.
+    """
+
+    def __init__(self, message: str, *, path: str) -> None:
+        self.path = path
+        super().__init__(f"token cache {path}: {message}")
 
 
 class TokenEndpointError(PososJWTError):

@@ -10,7 +10,7 @@ code  meaning
 0     success
 1     an unexpected error: a bug, reported with a traceback
 2     usage: a missing or invalid option
-3     key file or configuration
+3     key file or configuration, or a profile whose key file is unusable
 4     rejected by the token endpoint
 5     network, TLS or timeout
 6     a token failed its check or its verification
@@ -23,10 +23,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .. import PososJWTError
-from . import _check_key, _demo, _inspect, _request, _token, _verify
+from . import (
+    _cache,
+    _check_key,
+    _demo,
+    _inspect,
+    _profiles,
+    _request,
+    _token,
+    _verify,
+)
 from ._common import EXIT_USAGE, ArgumentParser, UsageError, print_error, setup_logging
 
-COMMANDS = (_token, _request, _check_key, _inspect, _verify, _demo)
+COMMANDS = (
+    _token,
+    _request,
+    _check_key,
+    _profiles,
+    _cache,
+    _inspect,
+    _verify,
+    _demo,
+)
 
 
 def build_parser() -> ArgumentParser:

@@ -8,7 +8,7 @@ import stat
 from typing import Any
 
 from .._token_uri import resolve_token_uri
-from ._common import add_key_file_option
+from ._common import add_key_file_option, add_profile_options, resolve_settings
 from ._token import load_key
 
 
@@ -24,25 +24,18 @@ def add_parser(subparsers: Any) -> None:
         ),
     )
     add_key_file_option(parser)
-    parser.add_argument(
-        "--token-uri",
-        metavar="URL",
-        help=(
-            "token endpoint to check instead of the key file's: any https URL, "
-            "or http on a loopback address (default: $POSOS_JWT_TOKEN_URI, then "
-            "the key file's Google endpoint)"
-        ),
-    )
+    add_profile_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Load the key and print what it contains, except the private key."""
-    key = load_key(args.key_file)
+    settings = resolve_settings(args)
+    key = load_key(settings.key_file)
     token_uri = resolve_token_uri(
         key.token_uri,
         universe_domain=key.universe_domain,
-        override=args.token_uri,
+        override=settings.token_uri,
         key_path=key.path,
     )
     print(f"key file:        {key.path}")

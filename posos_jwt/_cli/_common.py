@@ -6,14 +6,40 @@ import argparse
 import logging
 import os
 import sys
-from typing import Final, NoReturn
+from dataclasses import dataclass, field
+from typing import Any, Final, NoReturn, TypeVar
 
-from .._transport import DEFAULT_TIMEOUT
+from .. import DEFAULT_TIMEOUT, ConfigFile, Profile
+
+logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 EXIT_USAGE: Final = 2
 
 CLIENT_ID_ENV: Final = "POSOS_CLIENT_ID"
 """Environment variable that gives ``--client-id`` its default."""
+
+KEY_FILE_ENV: Final = "GOOGLE_APPLICATION_CREDENTIALS"
+"""Environment variable that gives ``--key-file`` its default, as in Google's tools."""
+
+TOKEN_URI_ENV: Final = "POSOS_JWT_TOKEN_URI"
+"""Environment variable that gives ``--token-uri`` its default."""
+
+CA_BUNDLE_ENV: Final = "POSOS_JWT_CA_BUNDLE"
+"""Environment variable that gives ``--ca-bundle`` its default. ``SSL_CERT_FILE``
+is not used for this, because it is often set for the whole system and would
+then override every profile's ``ca_bundle``. It still replaces the system's
+trust store, which is the default when no level sets a CA bundle."""
+
+CONFIG_ENV: Final = "POSOS_JWT_CONFIG"
+"""Environment variable that gives ``--config`` its default."""
+
+PROFILE_ENV: Final = "POSOS_PROFILE"
+"""Environment variable that gives ``--profile`` its default."""
+
+CACHE_ENV: Final = "POSOS_JWT_CACHE"
+"""Environment variable that turns on the token cache when ``1``."""
 
 
 class UsageError(Exception):
@@ -77,7 +103,10 @@ def add_key_file_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--key-file",
         metavar="PATH",
-        help="service-account key file (default: $GOOGLE_APPLICATION_CREDENTIALS)",
+        help=(
+            "service-account key file (default: $GOOGLE_APPLICATION_CREDENTIALS, "
+            "then the profile's key_file)"
+        ),
     )
 
 
@@ -88,23 +117,25 @@ def add_network_options(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help=(
             "token endpoint, instead of the key file's: any https URL, or http on "
-            "a loopback address (default: $POSOS_JWT_TOKEN_URI, then the key "
-            "file's Google endpoint)"
+            "a loopback address (default: $POSOS_JWT_TOKEN_URI, then the "
+            "profile's token_uri, then the key file's Google endpoint)"
         ),
     )
     parser.add_argument(
         "--ca-bundle",
         metavar="PATH",
-        help="PEM file of CA certificates to trust instead of the system's",
+        help=(
+            "PEM file of CA certificates to trust instead of the system's "
+            f"(default: ${CA_BUNDLE_ENV}, then the profile's ca_bundle)"
+        ),
     )
     parser.add_argument(
         "--timeout",
         metavar="SECONDS",
         type=positive_seconds,
-        default=DEFAULT_TIMEOUT,
         help=(
-            "seconds allowed to connect, and again for each read "
-            f"(default: {DEFAULT_TIMEOUT:g})"
+            "seconds allowed to connect, and again for each read (default: the "
+            f"profile's timeout, then {DEFAULT_TIMEOUT:g})"
         ),
     )
 
@@ -122,3 +153,203 @@ def client_id_from(args: argparse.Namespace) -> str:
             "client ID of the IAP resource"
         )
     return client_id
+
+
+def add_profile_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--profile`` and ``--config``."""
+    parser.add_argument(
+        "--profile",
+        metavar="NAME",
+        help=(
+            "take the settings of this profile of the configuration file, below "
+            f"options and environment variables (default: ${PROFILE_ENV})"
+        ),
+    )
+    add_config_option(parser)
+
+
+def add_config_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--config``."""
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help=(
+            f"configuration file of profiles (default: ${CONFIG_ENV}, then "
+            "$XDG_CONFIG_HOME/posos-jwt/config.toml)"
+        ),
+    )
+
+
+def add_cache_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--cache`` and ``--no-cache``."""
+    parser.add_argument(
+        "--cache",
+        action=argparse.BooleanOptionalAction,
+        help=(
+            "keep the token on disk and reuse it until 5 minutes before it "
+            f"expires (default: on when ${CACHE_ENV} is 1)"
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The values a command runs with, each resolved from, in this order, the
+    command-line option, the environment, the profile and the default.
+
+    Attributes:
+        key_file: The service-account key file, or ``None`` when none is set.
+        client_id: The OAuth client ID, or ``None`` when none is set.
+        token_uri: The token endpoint, or ``None`` for the key file's.
+        ca_bundle: The CA file to trust, or ``None`` for the system's.
+        timeout: Seconds allowed to connect, and again for each read.
+        proxy: The proxy URL, or ``None``. It may hold a password: never print
+            it without ``safe_url``.
+        base_url: The API's base URL, from the profile only.
+        cache: Whether to keep tokens on disk.
+        profile: The chosen profile, if any.
+    """
+
+    key_file: str | None
+    client_id: str | None
+    token_uri: str | None
+    ca_bundle: str | None
+    timeout: float
+    proxy: str | None = field(repr=False)
+    base_url: str | None
+    cache: bool
+    profile: Profile | None
+
+
+def resolve_settings(args: argparse.Namespace) -> Settings:
+    """Resolve every setting of a command in one place.
+
+    The order is: command-line option, then environment variable, then the
+    profile chosen with ``--profile`` or ``$POSOS_PROFILE``, then the default.
+    An option that a command does not declare counts as not given, and an
+    empty environment variable as unset.
+
+    Raises:
+        ConfigFileError: The configuration file is missing or invalid.
+        ProfileNotFoundError: The chosen profile is not in it.
+        UsageError: ``$POSOS_JWT_CACHE`` is not 0 or 1.
+    """
+    profile = load_selected_profile(args)
+    where = "" if profile is None else f"profile {profile.name}"
+
+    def option(name: str) -> Any:
+        return getattr(args, name, None)
+
+    def in_profile(name: str) -> Any:
+        return None if profile is None else getattr(profile, name)
+
+    def env(name: str) -> str | None:
+        return os.environ.get(name) or None
+
+    timeout: float | None = _first(
+        "timeout", ("--timeout", option("timeout")), (where, in_profile("timeout"))
+    )
+    # No command declares --proxy yet, so today only a profile sets proxy.
+    return Settings(
+        key_file=_first(
+            "key_file",
+            ("--key-file", option("key_file")),
+            (f"${KEY_FILE_ENV}", env(KEY_FILE_ENV)),
+            (where, in_profile("key_file")),
+        ),
+        client_id=_first(
+            "client_id",
+            ("--client-id", option("client_id")),
+            (f"${CLIENT_ID_ENV}", env(CLIENT_ID_ENV)),
+            (where, in_profile("client_id")),
+        ),
+        token_uri=_first(
+            "token_uri",
+            ("--token-uri", option("token_uri")),
+            (f"${TOKEN_URI_ENV}", env(TOKEN_URI_ENV)),
+            (where, in_profile("token_uri")),
+        ),
+        ca_bundle=_first(
+            "ca_bundle",
+            ("--ca-bundle", option("ca_bundle")),
+            (f"${CA_BUNDLE_ENV}", env(CA_BUNDLE_ENV)),
+            (where, in_profile("ca_bundle")),
+        ),
+        timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
+        proxy=_first(
+            "proxy", ("--proxy", option("proxy")), (where, in_profile("proxy"))
+        ),
+        base_url=_first("base_url", (where, in_profile("base_url"))),
+        cache=_cache_enabled(args),
+        profile=profile,
+    )
+
+
+def _first(setting: str, *sources: tuple[str, _T | None]) -> _T | None:
+    """Return the first value that is set, in the order of ``sources``.
+
+    Each source is a label for the log (``--key-file``, ``$NAME``,
+    ``profile NAME``) and a value, ``None`` when that source does not set it.
+    """
+    given = [(label, value) for label, value in sources if value is not None]
+    if not given:
+        return None
+    label, value = given[0]
+    logger.debug("%s from %s", setting, label)
+    for other_label, other_value in given[1:]:
+        overridden = label.startswith("$") and other_label.startswith("profile ")
+        if overridden and other_value != value:
+            # An exported variable that silently beats the profile the user
+            # just named could pair one environment's key with another's
+            # client ID, so the override is logged where it is seen.
+            logger.warning("%s overrides %s of %s", label, setting, other_label)
+    return value
+
+
+def load_selected_profile(args: argparse.Namespace) -> Profile | None:
+    """Load the profile named by ``--profile`` or ``$POSOS_PROFILE``, if any.
+
+    Raises:
+        ConfigFileError: The configuration file is missing or invalid.
+        ProfileNotFoundError: The profile is not in it.
+    """
+    name = getattr(args, "profile", None) or os.environ.get(PROFILE_ENV) or None
+    if name is None:
+        return None
+    config = ConfigFile.load(config_path(args))
+    profile = config.profile(name)
+    logger.debug("using profile %s of %s", name, config.path)
+    return profile
+
+
+def config_path(args: argparse.Namespace) -> str:
+    """Return ``--config``, else ``$POSOS_JWT_CONFIG``, else the default path."""
+    path: str | None = getattr(args, "config", None)
+    return path or os.environ.get(CONFIG_ENV) or ConfigFile.default_path()
+
+
+def _cache_enabled(args: argparse.Namespace) -> bool:
+    flag: bool | None = getattr(args, "cache", None)
+    if flag is not None:
+        return flag
+    value = os.environ.get(CACHE_ENV, "").strip()
+    if value in ("", "0"):
+        return False
+    if value == "1":
+        return True
+    raise UsageError(f"{CACHE_ENV} is {value!r}: set it to 1 or 0, or unset it")
+
+
+def require_client_id(settings: Settings) -> str:
+    """Return the resolved client ID.
+
+    Raises:
+        UsageError: No option, variable or profile gives one.
+    """
+    if settings.client_id is None:
+        raise UsageError(
+            f"no client ID: pass --client-id, set {CLIENT_ID_ENV}, or choose a "
+            "profile with --profile, to give the OAuth client ID of the IAP "
+            "resource"
+        )
+    return settings.client_id

@@ -7,14 +7,17 @@ import re
 import sys
 from typing import Any, Final
 
-from .. import AuthorizedHTTP, IDTokenCredentials
+from .. import AuthorizedHTTP, resolve_request_url
 from ._common import (
     UsageError,
+    add_cache_option,
     add_key_file_option,
     add_network_options,
-    client_id_from,
+    add_profile_options,
+    require_client_id,
+    resolve_settings,
 )
-from ._token import load_key
+from ._token import credentials_for
 
 HTTP_TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 """An RFC 9110 ``token``, the grammar of a method and of a header name."""
@@ -36,7 +39,14 @@ def add_parser(subparsers: Any) -> None:
             "its body on stderr. The token is never printed."
         ),
     )
-    parser.add_argument("url", metavar="URL", help="https URL to request")
+    parser.add_argument(
+        "url",
+        metavar="URL",
+        help=(
+            "https URL to request, or a path such as /autocomplete-api/... that "
+            "is resolved against the profile's base_url"
+        ),
+    )
     parser.add_argument(
         "-X",
         "--request",
@@ -66,14 +76,28 @@ def add_parser(subparsers: Any) -> None:
         help="send the token in Proxy-Authorization instead of Authorization, "
         "which IAP reads first, leaving Authorization to the application",
     )
+    parser.add_argument(
+        "--allow-other-host",
+        action="store_true",
+        help=(
+            "send the token to an absolute URL on another host than the "
+            "profile's base_url (refused by default, so that a token for one "
+            "API is not sent to another)"
+        ),
+    )
     add_key_file_option(parser)
     parser.add_argument(
         "--client-id",
         metavar="ID",
-        help="OAuth client ID of the IAP resource (default: $POSOS_CLIENT_ID)",
+        help=(
+            "OAuth client ID of the IAP resource (default: $POSOS_CLIENT_ID, "
+            "then the profile's client_id)"
+        ),
     )
     add_network_options(parser)
-    parser.set_defaults(run=run)
+    add_profile_options(parser)
+    add_cache_option(parser)
+    parser.set_defaults(run=run, impersonate=None, iam_endpoint=None)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,17 +107,16 @@ def run(args: argparse.Namespace) -> int:
     method = args.method or ("POST" if body is not None else "GET")
     if not HTTP_TOKEN.fullmatch(method):
         raise UsageError(f"-X {method!r}: give an HTTP method such as GET or POST")
-    client_id = client_id_from(args)
-    key = load_key(args.key_file)
-    credentials = IDTokenCredentials(
-        key,
-        client_id,
-        token_uri=args.token_uri,
-        ca_bundle=args.ca_bundle,
-        timeout=args.timeout,
+    settings = resolve_settings(args)
+    url = resolve_request_url(
+        settings.base_url, args.url, allow_other_host=args.allow_other_host
     )
+    credentials, store = credentials_for(settings, require_client_id(settings), args)
     http = AuthorizedHTTP(credentials, proxy_authorization=args.proxy_authorization)
-    response = http.request(method.upper(), args.url, body=body, headers=headers)
+    try:
+        response = http.request(method.upper(), url, body=body, headers=headers)
+    finally:
+        store()
     response.raise_for_status()
     sys.stdout.buffer.write(response.body)
     sys.stdout.buffer.flush()
