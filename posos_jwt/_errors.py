@@ -185,7 +185,9 @@ class PrivateKeyError(KeyFileError):
 
     Attributes:
         reason: One of ``"encrypted"``, ``"not_rsa"``, ``"not_pem"``,
-            ``"too_small"``, ``"invalid"`` or ``"inconsistent"``.
+            ``"not_private_key"`` (a certificate, a public key, an OpenSSH key
+            or more than one PEM block), ``"too_small"``, ``"weak_exponent"``,
+            ``"invalid"`` or ``"inconsistent"``.
     """
 
     def __init__(self, message: str, *, path: str | None, reason: str) -> None:

@@ -8,11 +8,13 @@ as an opaque ``invalid_grant`` from Google.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
 import math
 import os
+import re
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -43,6 +45,10 @@ DEFAULT_UNIVERSE_DOMAIN: Final = "googleapis.com"
 MIN_RSA_KEY_SIZE: Final = 2048
 """Smallest RSA modulus accepted, in bits. Google creates 2048-bit keys, and
 NIST SP 800-131A disallows smaller ones for signatures."""
+
+MIN_PUBLIC_EXPONENT: Final = 65537
+"""Smallest RSA public exponent accepted. Google's keys use 65537, and NIST
+SP 800-78 and FIPS 186-5 require more than 2**16."""
 
 MAX_KEY_FILE_SIZE: Final = 1024 * 1024
 """Largest key file read, in bytes. A real one is about 2.4 KB, so this only
@@ -114,6 +120,8 @@ class ServiceAccountKey:
             )
         _check_type(info, path)
         fields = {name: _required_text(info, name, path) for name in REQUIRED_FIELDS}
+        _check_identifier(fields["client_email"], "client_email", path)
+        _check_identifier(fields["private_key_id"], "private_key_id", path)
         return cls(
             client_email=fields["client_email"],
             private_key_id=fields["private_key_id"],
@@ -185,28 +193,56 @@ def _replace_file_facts(
 def _read_key_file(path: str) -> tuple[bytes, bool]:
     """Read at most MAX_KEY_FILE_SIZE bytes and report loose permissions."""
     try:
-        with open(os.path.expanduser(path), "rb") as file:
-            insecure = _warn_if_readable_by_others(path, os.fstat(file.fileno()))
-            data = file.read(MAX_KEY_FILE_SIZE + 1)
-    except FileNotFoundError as exc:
-        raise KeyFileNotFoundError(
-            "not found: check the path, or set " + CREDENTIALS_ENV, path=path
-        ) from exc
-    except IsADirectoryError as exc:
-        raise KeyFileNotFoundError(
-            "is a directory: give the path of the JSON key file inside it",
-            path=path,
-        ) from exc
+        # O_NONBLOCK keeps open() from waiting forever on a FIFO with no
+        # writer; the file type is checked before anything is read.
+        descriptor = os.open(
+            os.path.expanduser(path), os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY
+        )
     except OSError as exc:
+        raise _open_error(path, exc) from exc
+    status = os.fstat(descriptor)
+    if not stat.S_ISREG(status.st_mode):
+        os.close(descriptor)
+        if stat.S_ISDIR(status.st_mode):
+            raise _open_error(path, IsADirectoryError(errno.EISDIR, "directory"))
         raise KeyFileNotFoundError(
-            f"cannot be read ({exc.strerror}): check its permissions", path=path
-        ) from exc
+            "is not a regular file (a device, a FIFO or a socket): give the "
+            "path of the JSON key file",
+            path=path,
+        )
+    with os.fdopen(descriptor, "rb") as file:
+        insecure = _warn_if_readable_by_others(path, status)
+        try:
+            data = file.read(MAX_KEY_FILE_SIZE + 1)
+        except OSError as exc:
+            raise _open_error(path, exc) from exc
     if len(data) > MAX_KEY_FILE_SIZE:
         raise KeyFileFormatError(
             f"larger than {MAX_KEY_FILE_SIZE} bytes, so not a key file: check the path",
             path=path,
         )
     return data, insecure
+
+
+def _open_error(path: str, exc: OSError) -> KeyFileNotFoundError:
+    if isinstance(exc, FileNotFoundError):
+        return KeyFileNotFoundError(
+            "not found: check the path, or set " + CREDENTIALS_ENV, path=path
+        )
+    if isinstance(exc, IsADirectoryError):
+        return KeyFileNotFoundError(
+            "is a directory: give the path of the JSON key file inside it",
+            path=path,
+        )
+    if exc.errno == errno.ELOOP:
+        return KeyFileNotFoundError(
+            "is a loop of symbolic links: give the path of the key file itself",
+            path=path,
+        )
+    return KeyFileNotFoundError(
+        f"cannot be read ({exc.strerror}): check the path and its permissions",
+        path=path,
+    )
 
 
 def _warn_if_readable_by_others(path: str, status: os.stat_result) -> bool:
@@ -252,6 +288,10 @@ def parse_key_json(data: bytes, *, path: str | None = None) -> Mapping[str, obje
         ) from exc
     except RecursionError as exc:
         raise KeyFileFormatError("invalid JSON: nested too deeply", path=path) from exc
+    except ValueError as exc:
+        # Python refuses integers of more than 4300 digits with a plain
+        # ValueError, whose message quotes nothing of the input.
+        raise KeyFileFormatError(f"invalid JSON: {exc}", path=path) from None
     if not isinstance(info, dict):
         raise KeyFileFormatError(
             f"expected a JSON object, found a JSON {_json_type_name(info)}: "
@@ -262,7 +302,13 @@ def parse_key_json(data: bytes, *, path: str | None = None) -> Mapping[str, obje
 
 
 def _json_type_name(value: object) -> str:
-    names = {list: "array", str: "string", bool: "boolean", type(None): "null"}
+    names = {
+        dict: "object",
+        list: "array",
+        str: "string",
+        bool: "boolean",
+        type(None): "null",
+    }
     return names.get(type(value), "number")
 
 
@@ -310,6 +356,40 @@ def _required_text(info: Mapping[str, object], name: str, path: str | None) -> s
             field=name,
         )
     return value
+
+
+_EMAIL: Final = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+MAX_IDENTIFIER_LENGTH: Final = 254
+"""Longest ``client_email`` or ``private_key_id`` accepted: the maximum length
+of an email address (RFC 5321), far above Google's 40-character key IDs."""
+
+
+def _check_identifier(value: str, name: str, path: str | None) -> None:
+    """Reject a ``client_email`` or ``private_key_id`` that could not be Google's.
+
+    Both reach log lines and JWT headers, so line breaks, control characters
+    and non-ASCII text are rejected here rather than passed on.
+    """
+    shown = repr(value[:60])
+    if (
+        len(value) > MAX_IDENTIFIER_LENGTH
+        or not value.isascii()
+        or not value.isprintable()
+        or value != value.strip()
+    ):
+        raise KeyFileFieldError(
+            f"field {name!r} is {shown}, which contains characters that Google "
+            "never uses: download the key file again",
+            path=path,
+            field=name,
+        )
+    if name == "client_email" and not _EMAIL.fullmatch(value):
+        raise KeyFileFieldError(
+            f"field 'client_email' is {shown}, not an email address: download the "
+            "key file again",
+            path=path,
+            field=name,
+        )
 
 
 def _optional_text(
@@ -404,6 +484,13 @@ def _check_rsa_consistency(key: rsa.RSAPrivateKey, path: str | None) -> None:
         and numbers.dmq1 == d % (q - 1)
         and q * numbers.iqmp % p == 1
     )
+    if public.e < MIN_PUBLIC_EXPONENT:
+        raise PrivateKeyError(
+            f"field 'private_key' is an RSA key with public exponent {public.e}, "
+            f"smaller than {MIN_PUBLIC_EXPONENT}: create a new key in Google Cloud",
+            path=path,
+            reason="weak_exponent",
+        )
     if not consistent:
         raise PrivateKeyError(
             "field 'private_key' is an RSA key whose parameters do not agree "
@@ -428,7 +515,27 @@ def _repair_escaped_newlines(pem: str, path: str | None) -> str:
     return pem.replace("\\n", "\n")
 
 
+_PEM_BLOCK: Final = re.compile(
+    r"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----", re.DOTALL
+)
+_PRIVATE_KEY_LABELS: Final = frozenset(
+    {"PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY"}
+)
+_OTHER_LABELS: Final = {
+    "CERTIFICATE": "a certificate",
+    "PUBLIC KEY": "a public key",
+    "RSA PUBLIC KEY": "a public key",
+    "OPENSSH PRIVATE KEY": "an OpenSSH key",
+}
+
+
 def _check_pem_armour(pem: str, path: str | None) -> None:
+    """Require exactly one PEM block of an unencrypted private key.
+
+    Anything else is rejected rather than guessed at: text around the block,
+    a second key, or a certificate before the key could each mean that the
+    file is not the one that was downloaded.
+    """
     if "-----BEGIN " not in pem:
         raise PrivateKeyError(
             "field 'private_key' is not in PEM format (no '-----BEGIN' line): "
@@ -442,6 +549,24 @@ def _check_pem_armour(pem: str, path: str | None) -> None:
             "use the unencrypted key file downloaded from Google Cloud",
             path=path,
             reason="encrypted",
+        )
+    blocks = _PEM_BLOCK.findall(pem)
+    labels = [label for label, _ in blocks]
+    if len(blocks) == 1 and labels[0] in _OTHER_LABELS:
+        raise PrivateKeyError(
+            f"field 'private_key' is {_OTHER_LABELS[labels[0]]}, not a private "
+            "key: give the key file downloaded from Google Cloud unchanged",
+            path=path,
+            reason="not_private_key",
+        )
+    if len(blocks) != 1 or _PEM_BLOCK.sub("", pem).strip():
+        raise PrivateKeyError(
+            f"field 'private_key' must be one PEM block and nothing else, but has "
+            f"{len(blocks)} block(s) ({', '.join(labels) or 'none complete'}) "
+            "or text around them: give the key file downloaded from Google Cloud "
+            "unchanged",
+            path=path,
+            reason="not_private_key",
         )
 
 

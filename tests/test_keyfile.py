@@ -288,3 +288,109 @@ def test_fingerprint_follows_content(tmp_path: Path) -> None:
     first = ServiceAccountKey.from_file(path).fingerprint
     write(path, key_info("service_account_pkcs1.json"))
     assert ServiceAccountKey.from_file(path).fingerprint != first
+
+
+def test_fifo_rejected_without_blocking(tmp_path: Path) -> None:
+    path = tmp_path / "key.fifo"
+    os.mkfifo(path)
+    with pytest.raises(KeyFileNotFoundError, match="not a regular file"):
+        ServiceAccountKey.from_file(path)
+
+
+def test_device_rejected() -> None:
+    with pytest.raises(KeyFileNotFoundError, match="not a regular file"):
+        ServiceAccountKey.from_file("/dev/null")
+
+
+def test_symlink_loop(tmp_path: Path) -> None:
+    path = tmp_path / "loop.json"
+    path.symlink_to(path)
+    with pytest.raises(KeyFileNotFoundError, match="loop of symbolic links"):
+        ServiceAccountKey.from_file(path)
+
+
+def test_huge_integer(tmp_path: Path) -> None:
+    path = tmp_path / "key.json"
+    path.write_text('{"type": "service_account", "x": ' + "9" * 5000 + "}")
+    with pytest.raises(KeyFileFormatError, match="invalid JSON"):
+        ServiceAccountKey.from_file(path)
+
+
+def test_object_type_named() -> None:
+    info: dict[str, object] = dict(key_info("service_account.json"))
+    info["private_key_id"] = {"a": 1}
+    with pytest.raises(KeyFileFieldError, match="found object"):
+        ServiceAccountKey.from_info(info)
+
+
+def pem_of(label: str, body: str = "MIIBroken") -> str:
+    return f"-----BEGIN {label}-----\n{body}\n-----END {label}-----\n"
+
+
+@pytest.mark.parametrize(
+    ("private_key", "message"),
+    [
+        (pem_of("CERTIFICATE"), "is a certificate, not a private key"),
+        (pem_of("PUBLIC KEY"), "is a public key"),
+        (pem_of("OPENSSH PRIVATE KEY"), "is an OpenSSH key"),
+        (pem_of("CERTIFICATE") + pem_of("PRIVATE KEY"), "2 block"),
+        ("garbage\n" + pem_of("PRIVATE KEY"), "text around them"),
+        (pem_of("PRIVATE KEY") + "trailing", "text around them"),
+    ],
+)
+def test_not_exactly_one_private_key(private_key: str, message: str) -> None:
+    info = key_info("service_account.json")
+    info["private_key"] = private_key
+    with pytest.raises(PrivateKeyError, match=message) as caught:
+        ServiceAccountKey.from_info(info)
+    assert caught.value.reason == "not_private_key"
+
+
+def test_two_real_keys_rejected() -> None:
+    info = key_info("service_account.json")
+    info["private_key"] = info["private_key"] * 2
+    with pytest.raises(PrivateKeyError, match="2 block"):
+        ServiceAccountKey.from_info(info)
+
+
+def test_crlf_pem_accepted() -> None:
+    info = key_info("service_account.json")
+    info["private_key"] = info["private_key"].replace("\n", "\r\n")
+    assert ServiceAccountKey.from_info(info).key_size == 2048
+
+
+def test_small_public_exponent_rejected() -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    weak = rsa.generate_private_key(public_exponent=3, key_size=2048)
+    info = key_info("service_account.json")
+    info["private_key"] = weak.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    with pytest.raises(PrivateKeyError, match="public exponent 3") as caught:
+        ServiceAccountKey.from_info(info)
+    assert caught.value.reason == "weak_exponent"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("client_email", "no-at-sign", "not an email address"),
+        ("client_email", "a@b", "not an email address"),
+        ("client_email", "x@y.example\nforged log line", "characters that Google"),
+        ("client_email", "\ud800x@y.example", "characters that Google"),
+        ("client_email", " x@y.example", "characters that Google"),
+        ("client_email", "é@y.example", "characters that Google"),
+        ("private_key_id", "abc\ndef", "characters that Google"),
+        ("private_key_id", "k" * 300, "characters that Google"),
+    ],
+)
+def test_identifier_rejected(field: str, value: str, message: str) -> None:
+    info = key_info("service_account.json")
+    info[field] = value
+    with pytest.raises(KeyFileFieldError, match=message) as caught:
+        ServiceAccountKey.from_info(info)
+    assert caught.value.field == field
+    assert "\n" not in str(caught.value)
