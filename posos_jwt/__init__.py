@@ -23,7 +23,13 @@ import logging
 from ._assertion import ASSERTION_LIFETIME, GOOGLE_TOKEN_AUDIENCE, build_assertion
 from ._credentials import REFRESH_MARGIN, Credentials, IDTokenCredentials
 from ._errors import (
+    AccountNotFoundError,
+    ClockSkewError,
     ConfigurationError,
+    DisabledClientError,
+    InvalidAudienceError,
+    InvalidGrantError,
+    InvalidJWTSignatureError,
     KeyFileError,
     KeyFileFieldError,
     KeyFileFormatError,
@@ -31,6 +37,7 @@ from ._errors import (
     KeyFileTypeError,
     PososJWTError,
     PrivateKeyError,
+    ProxyError,
     RequestTimeoutError,
     TLSError,
     TokenCheckError,
@@ -40,6 +47,8 @@ from ._errors import (
 from ._fetch import fetch_id_token
 from ._idtoken import IDToken
 from ._keyfile import ServiceAccountKey
+from ._retry import DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_DEADLINE, RetryPolicy
+from ._skew import SKEW_TOLERANCE
 from ._token_uri import DEFAULT_TOKEN_URI
 from ._transport import DEFAULT_TIMEOUT
 
@@ -47,14 +56,23 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ASSERTION_LIFETIME",
+    "DEFAULT_MAX_ATTEMPTS",
+    "DEFAULT_RETRY_DEADLINE",
     "DEFAULT_TIMEOUT",
     "DEFAULT_TOKEN_URI",
     "GOOGLE_TOKEN_AUDIENCE",
     "REFRESH_MARGIN",
+    "SKEW_TOLERANCE",
+    "AccountNotFoundError",
+    "ClockSkewError",
     "ConfigurationError",
     "Credentials",
+    "DisabledClientError",
     "IDToken",
     "IDTokenCredentials",
+    "InvalidAudienceError",
+    "InvalidGrantError",
+    "InvalidJWTSignatureError",
     "KeyFileError",
     "KeyFileFieldError",
     "KeyFileFormatError",
@@ -62,7 +80,9 @@ __all__ = [
     "KeyFileTypeError",
     "PososJWTError",
     "PrivateKeyError",
+    "ProxyError",
     "RequestTimeoutError",
+    "RetryPolicy",
     "ServiceAccountKey",
     "TLSError",
     "TokenCheckError",

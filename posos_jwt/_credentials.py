@@ -13,12 +13,16 @@ import os
 import threading
 from collections.abc import Mapping
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from ._assertion import build_assertion, check_client_id
 from ._clock import SYSTEM_CLOCK, Clock
-from ._exchange import request_id_token
+from ._errors import ClockSkewError
+from ._exchange import RequestContext, TokenResponse, exchange_assertion
 from ._idtoken import IDToken, check_id_token, format_utc
 from ._keyfile import ServiceAccountKey
+from ._retry import RetryPolicy, call_with_retries
+from ._skew import CorrectedClock
 from ._token_uri import resolve_token_uri
 from ._transport import DEFAULT_TIMEOUT, Transport
 
@@ -146,9 +150,17 @@ class IDTokenCredentials(Credentials):
         ca_bundle: A PEM file of CA certificates to trust instead of the
             system's.
         timeout: Seconds allowed to connect, and again for each read.
+        proxy: An ``http://[user:password@]host:port`` proxy instead of
+            ``HTTPS_PROXY``; ``""`` means no proxy.
+        trust_env: Whether to read ``HTTPS_PROXY`` and ``NO_PROXY``.
         transport: A transport to share with other credentials; when given,
-            ``ca_bundle`` and ``timeout`` must not be.
-        clock: The clock to read, replaceable in tests.
+            ``ca_bundle``, ``timeout``, ``proxy`` and ``trust_env`` must not be.
+        retry: How often and how long to retry a token request that failed
+            for a reason that may pass; ``RetryPolicy(max_attempts=1)`` sends
+            one request only.
+        clock: The clock to read, replaceable in tests. When the token
+            endpoint's ``Date`` shows it off by more than ``SKEW_TOLERANCE``,
+            the measured offset is added to it from then on.
 
     Raises:
         ConfigurationError: An argument is invalid.
@@ -162,10 +174,14 @@ class IDTokenCredentials(Credentials):
         token_uri: str | None = None,
         ca_bundle: str | os.PathLike[str] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        proxy: str | None = None,
+        trust_env: bool = True,
         transport: Transport | None = None,
+        retry: RetryPolicy | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        super().__init__(target_audience, clock=clock)
+        self._corrected_clock = CorrectedClock(clock)
+        super().__init__(target_audience, clock=self._corrected_clock)
         self._key = key
         self._token_uri = resolve_token_uri(
             key.token_uri,
@@ -173,7 +189,10 @@ class IDTokenCredentials(Credentials):
             override=token_uri,
             key_path=key.path,
         )
-        self._transport = transport or Transport(ca_bundle=ca_bundle, timeout=timeout)
+        self._transport = transport or Transport(
+            ca_bundle=ca_bundle, timeout=timeout, proxy=proxy, trust_env=trust_env
+        )
+        self._retry = retry or RetryPolicy()
 
     @classmethod
     def from_service_account_file(
@@ -184,8 +203,9 @@ class IDTokenCredentials(Credentials):
         Args:
             path: The service-account key file.
             target_audience: The OAuth client ID of the IAP resource.
-            **options: ``token_uri``, ``ca_bundle``, ``timeout``, ``transport``
-                or ``clock``, as for the constructor.
+            **options: ``token_uri``, ``ca_bundle``, ``timeout``, ``proxy``,
+                ``trust_env``, ``transport``, ``retry`` or ``clock``, as for
+                the constructor.
 
         Raises:
             KeyFileError: The key file cannot be used.
@@ -234,6 +254,12 @@ class IDTokenCredentials(Credentials):
         """The connection pool that the credentials send requests through."""
         return self._transport
 
+    @property
+    def clock_offset(self) -> float:
+        """Seconds added to the local clock, measured from the token endpoint's
+        ``Date``; 0 until a skew beyond ``SKEW_TOLERANCE`` is seen."""
+        return self._corrected_clock.offset
+
     def _fetch_id_token(self) -> IDToken:
         logger.debug(
             "fetching an ID token for %s, audience %s, from %s",
@@ -241,13 +267,49 @@ class IDTokenCredentials(Credentials):
             self._target_audience,
             self._token_uri,
         )
-        assertion = build_assertion(
-            self._key, self._target_audience, now=self._clock.time()
-        )
-        value = request_id_token(self._transport, self._token_uri, assertion)
+        response = call_with_retries(self._exchange_with_skew_check, self._retry)
         return check_id_token(
-            value,
+            response.id_token,
             audience=self._target_audience,
             email=self._key.client_email,
-            now=self._clock.time(),
+            now=self._corrected_clock.time(),
         )
+
+    def _exchange_with_skew_check(self) -> TokenResponse:
+        """Send one signed assertion, and once more if the clock was off.
+
+        Every response's ``Date`` is compared with the local clock, so that a
+        token from a server far ahead is checked against the server's time
+        too. A rejection of the assertion's times is worth a second assertion
+        only when the measured offset changed.
+        """
+        host = self._transport_host()
+        try:
+            response = self._exchange_once()
+        except ClockSkewError as exc:
+            if not self._corrected_clock.adopt(exc.local_time, exc.server_time, host):
+                raise
+            logger.debug("signing the assertion again with the corrected clock")
+            response = self._exchange_once()
+        self._corrected_clock.adopt(response.local_time, response.server_time, host)
+        return response
+
+    def _exchange_once(self) -> TokenResponse:
+        assertion = build_assertion(
+            self._key, self._target_audience, now=self._corrected_clock.time()
+        )
+        context = RequestContext(
+            client_email=self._key.client_email,
+            key_id=self._key.private_key_id,
+            audience=self._target_audience,
+        )
+        return exchange_assertion(
+            self._transport,
+            self._token_uri,
+            assertion,
+            context=context,
+            local_clock=self._corrected_clock.local.time,
+        )
+
+    def _transport_host(self) -> str:
+        return urlsplit(self._token_uri).hostname or self._token_uri

@@ -13,14 +13,25 @@ and the command line maps each base to one exit code::
     │       ├── KeyFileFieldError                 missing or empty field
     │       └── PrivateKeyError                   not a usable RSA key
     ├── TokenEndpointError                        exit 4
+    │   ├── InvalidGrantError                     invalid_grant
+    │   │   ├── InvalidJWTSignatureError          key deleted, disabled or rotated
+    │   │   ├── AccountNotFoundError              account deleted or disabled
+    │   │   └── ClockSkewError                    iat/exp outside Google's window
+    │   ├── InvalidAudienceError                  invalid_scope
+    │   └── DisabledClientError                   disabled_client
     ├── TransportError                            exit 5
     │   ├── TLSError
-    │   └── RequestTimeoutError
+    │   ├── RequestTimeoutError
+    │   └── ProxyError                            407, refused CONNECT, unreachable
     └── TokenCheckError                           exit 6
 
 Messages are built from non-secret attributes only: a path, a field name, a
 host, a status, Google's ``error`` code. A private key, a signed assertion or an
 ID token never reaches an exception, so every message is safe to log.
+
+``TokenEndpointError`` and ``TransportError`` also carry ``retryable`` and
+``attempts``: the retry loop in ``_retry.py`` sets ``attempts`` and appends
+how many requests it sent to the message before it raises.
 """
 
 from __future__ import annotations
@@ -28,7 +39,13 @@ from __future__ import annotations
 from typing import ClassVar, Final
 
 __all__ = [
+    "AccountNotFoundError",
+    "ClockSkewError",
     "ConfigurationError",
+    "DisabledClientError",
+    "InvalidAudienceError",
+    "InvalidGrantError",
+    "InvalidJWTSignatureError",
     "KeyFileError",
     "KeyFileFieldError",
     "KeyFileFormatError",
@@ -36,6 +53,7 @@ __all__ = [
     "KeyFileTypeError",
     "PososJWTError",
     "PrivateKeyError",
+    "ProxyError",
     "RequestTimeoutError",
     "TLSError",
     "TokenCheckError",
@@ -156,6 +174,10 @@ class TokenEndpointError(PososJWTError):
         error: Google's ``error`` code (``invalid_grant``, ...), if any.
         error_description: Google's ``error_description``, if any.
         retryable: Whether sending the same request again may succeed.
+        retry_after: Seconds that the server's ``Retry-After`` header asked
+            the client to wait, if it sent one.
+        attempts: Requests sent before this error was raised, 1 until the
+            retry loop records more.
     """
 
     exit_code = 4
@@ -168,12 +190,115 @@ class TokenEndpointError(PososJWTError):
         error: str | None = None,
         error_description: str | None = None,
         retryable: bool = False,
+        retry_after: float | None = None,
     ) -> None:
         self.status = status
         self.error = error
         self.error_description = error_description
         self.retryable = retryable
+        self.retry_after = retry_after
+        self.attempts = 1
         super().__init__(message)
+
+
+class InvalidGrantError(TokenEndpointError):
+    """Google rejected the signed assertion with ``invalid_grant``.
+
+    Attributes:
+        client_email: The service account that signed, when known.
+        key_id: The ``private_key_id`` of the signing key, when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        error_description: str | None = None,
+        client_email: str | None = None,
+        key_id: str | None = None,
+    ) -> None:
+        self.client_email = client_email
+        self.key_id = key_id
+        super().__init__(
+            message,
+            status=status,
+            error="invalid_grant",
+            error_description=error_description,
+        )
+
+
+class InvalidJWTSignatureError(InvalidGrantError):
+    """Google does not accept the key's signature: ``Invalid JWT Signature.``.
+
+    The key was deleted, disabled, expired or rotated, or ``client_email``
+    does not own the key ``key_id``.
+    """
+
+
+class AccountNotFoundError(InvalidGrantError):
+    """The service account that signed is deleted or disabled."""
+
+
+class ClockSkewError(InvalidGrantError):
+    """Google rejected the assertion's ``iat`` and ``exp`` as outside its window.
+
+    Attributes:
+        local_time: This machine's clock when the answer arrived, in UTC epoch
+            seconds.
+        server_time: The server's clock from its ``Date`` header, in UTC epoch
+            seconds, or ``None`` when it sent none.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        error_description: str | None = None,
+        client_email: str | None = None,
+        key_id: str | None = None,
+        local_time: float,
+        server_time: float | None,
+    ) -> None:
+        self.local_time = local_time
+        self.server_time = server_time
+        super().__init__(
+            message,
+            status=status,
+            error_description=error_description,
+            client_email=client_email,
+            key_id=key_id,
+        )
+
+
+class InvalidAudienceError(TokenEndpointError):
+    """Google rejected the audience with ``invalid_scope``: it is empty or not
+    accepted as a ``target_audience``.
+
+    Attributes:
+        audience: The ``target_audience`` that was sent, when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        error_description: str | None = None,
+        audience: str | None = None,
+    ) -> None:
+        self.audience = audience
+        super().__init__(
+            message,
+            status=status,
+            error="invalid_scope",
+            error_description=error_description,
+        )
+
+
+class DisabledClientError(TokenEndpointError):
+    """Google answered ``disabled_client``: the account or its key is disabled."""
 
 
 class TransportError(PososJWTError):
@@ -182,6 +307,8 @@ class TransportError(PososJWTError):
     Attributes:
         host: The host that was contacted.
         retryable: Whether sending the same request again may succeed.
+        attempts: Requests sent before this error was raised, 1 until the
+            retry loop records more.
     """
 
     exit_code = 5
@@ -189,6 +316,7 @@ class TransportError(PososJWTError):
     def __init__(self, message: str, *, host: str, retryable: bool = True) -> None:
         self.host = host
         self.retryable = retryable
+        self.attempts = 1
         super().__init__(message)
 
 
@@ -210,6 +338,30 @@ class RequestTimeoutError(TransportError):
     def __init__(self, message: str, *, host: str, timeout: float | None) -> None:
         self.timeout = timeout
         super().__init__(message, host=host, retryable=True)
+
+
+class ProxyError(TransportError):
+    """The proxy refused the tunnel, asked for credentials, or could not be
+    reached.
+
+    Attributes:
+        proxy: The proxy URL, with any ``user:password@`` replaced by ``***@``.
+        proxy_status: The status of the proxy's answer to ``CONNECT``, or
+            ``None`` when no answer arrived.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        host: str,
+        proxy: str,
+        proxy_status: int | None,
+        retryable: bool,
+    ) -> None:
+        self.proxy = proxy
+        self.proxy_status = proxy_status
+        super().__init__(message, host=host, retryable=retryable)
 
 
 class TokenCheckError(PososJWTError):

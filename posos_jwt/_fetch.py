@@ -6,6 +6,7 @@ import os
 
 from ._credentials import IDTokenCredentials
 from ._keyfile import ServiceAccountKey
+from ._retry import RetryPolicy
 from ._transport import DEFAULT_TIMEOUT
 
 
@@ -16,6 +17,9 @@ def fetch_id_token(
     token_uri: str | None = None,
     ca_bundle: str | os.PathLike[str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    proxy: str | None = None,
+    trust_env: bool = True,
+    retry: RetryPolicy | None = None,
 ) -> str:
     """Fetch a Google-signed ID token for ``client_id`` with a service-account key.
 
@@ -31,6 +35,10 @@ def fetch_id_token(
         ca_bundle: A PEM file of CA certificates to trust instead of the
             system's.
         timeout: Seconds allowed to connect, and again for each read.
+        proxy: An ``http://[user:password@]host:port`` proxy instead of
+            ``HTTPS_PROXY``; ``""`` means no proxy.
+        trust_env: Whether to read ``HTTPS_PROXY`` and ``NO_PROXY``.
+        retry: How often and how long to retry a failure that may pass.
 
     Returns:
         The ID token, a compact JWT. It is a bearer credential: never log it.
@@ -40,7 +48,8 @@ def fetch_id_token(
             invalid.
         KeyFileError: The key file cannot be used.
         TokenEndpointError: The token endpoint rejected the request.
-        TransportError: The request failed below HTTP.
+        TransportError: The request failed below HTTP, or the proxy refused
+            it.
         TokenCheckError: The returned token failed its checks.
 
     Example::
@@ -56,6 +65,13 @@ def fetch_id_token(
     else:
         key = ServiceAccountKey.from_file(key_file)
     credentials = IDTokenCredentials(
-        key, client_id, token_uri=token_uri, ca_bundle=ca_bundle, timeout=timeout
+        key,
+        client_id,
+        token_uri=token_uri,
+        ca_bundle=ca_bundle,
+        timeout=timeout,
+        proxy=proxy,
+        trust_env=trust_env,
+        retry=retry,
     )
     return credentials.refresh().value

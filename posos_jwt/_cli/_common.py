@@ -7,7 +7,9 @@ import logging
 import os
 import sys
 from typing import Final, NoReturn
+from urllib.parse import urlsplit
 
+from .. import DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_DEADLINE, RetryPolicy
 from .._transport import DEFAULT_TIMEOUT
 
 EXIT_USAGE: Final = 2
@@ -107,6 +109,86 @@ def add_network_options(parser: argparse.ArgumentParser) -> None:
             f"(default: {DEFAULT_TIMEOUT:g})"
         ),
     )
+
+
+def positive_integer(text: str) -> int:
+    """Parse a ``--max-attempts`` value."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more: {text!r}")
+    return value
+
+
+def add_proxy_and_retry_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--proxy``, ``--no-env-proxy``, ``--max-attempts`` and
+    ``--retry-deadline``."""
+    parser.add_argument(
+        "--proxy",
+        metavar="URL",
+        help=(
+            "http://host:port of a proxy for every request, instead of "
+            "$HTTPS_PROXY; hosts in $NO_PROXY are still reached directly. Give "
+            "a proxy password through $HTTPS_PROXY, never here"
+        ),
+    )
+    parser.add_argument(
+        "--no-env-proxy",
+        action="store_true",
+        help="ignore HTTPS_PROXY, https_proxy, NO_PROXY and no_proxy",
+    )
+    parser.add_argument(
+        "--max-attempts",
+        metavar="N",
+        type=positive_integer,
+        default=DEFAULT_MAX_ATTEMPTS,
+        help=(
+            "token requests sent at most when the endpoint fails for a reason "
+            f"that may pass, the first included (default: {DEFAULT_MAX_ATTEMPTS})"
+        ),
+    )
+    parser.add_argument(
+        "--retry-deadline",
+        metavar="SECONDS",
+        type=positive_seconds,
+        default=DEFAULT_RETRY_DEADLINE,
+        help=(
+            "seconds after the first token request past which no retry starts "
+            f"(default: {DEFAULT_RETRY_DEADLINE:g})"
+        ),
+    )
+
+
+def proxy_from(args: argparse.Namespace) -> str | None:
+    """Return ``--proxy``, rejecting a password in it.
+
+    A command-line argument is visible to every user of the machine through
+    the process list, so a proxy password must come from the environment.
+
+    Raises:
+        UsageError: The URL contains a password.
+    """
+    proxy: str | None = args.proxy
+    if proxy is None:
+        return None
+    try:
+        password = urlsplit(proxy if "://" in proxy else "http://" + proxy).password
+    except ValueError:
+        password = None
+    if password is not None:
+        raise UsageError(
+            "--proxy must not contain a password, which other users could read "
+            "in the process list: set HTTPS_PROXY=http://user:password@host:port "
+            "in the environment instead"
+        )
+    return proxy
+
+
+def retry_from(args: argparse.Namespace) -> RetryPolicy:
+    """Build the retry policy from ``--max-attempts`` and ``--retry-deadline``."""
+    return RetryPolicy(max_attempts=args.max_attempts, deadline=args.retry_deadline)
 
 
 def client_id_from(args: argparse.Namespace) -> str:

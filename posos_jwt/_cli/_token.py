@@ -7,7 +7,14 @@ import json
 from typing import Any
 
 from .. import IDToken, IDTokenCredentials, ServiceAccountKey
-from ._common import add_key_file_option, add_network_options, client_id_from
+from ._common import (
+    add_key_file_option,
+    add_network_options,
+    add_proxy_and_retry_options,
+    client_id_from,
+    proxy_from,
+    retry_from,
+)
 
 
 def add_parser(subparsers: Any) -> None:
@@ -27,6 +34,7 @@ def add_parser(subparsers: Any) -> None:
         help="OAuth client ID of the IAP resource (default: $POSOS_CLIENT_ID)",
     )
     add_network_options(parser)
+    add_proxy_and_retry_options(parser)
     parser.add_argument(
         "--json",
         action="store_true",
@@ -45,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
         token_uri=args.token_uri,
         ca_bundle=args.ca_bundle,
         timeout=args.timeout,
+        proxy=proxy_from(args),
+        trust_env=not args.no_env_proxy,
+        retry=retry_from(args),
     )
     token = credentials.get_id_token()
     print(token_json(token) if args.json else token.value)
