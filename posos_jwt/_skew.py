@@ -31,6 +31,11 @@ time to arrive, so a smaller bound would act on noise. Google accepts an
 assertion a few seconds off, so a smaller skew needs no correction."""
 
 
+DATE_RESOLUTION: Final = 1.0
+"""Seconds of resolution of an HTTP ``Date``: the server's clock was somewhere
+in the second that it names, so the middle of that second is the estimate."""
+
+
 class CorrectedClock:
     """A clock that adds the offset measured from the token endpoint's ``Date``.
 
@@ -81,7 +86,7 @@ class CorrectedClock:
         """
         if server_time is None:
             return False
-        measured = server_time - local_time
+        measured = server_time + DATE_RESOLUTION / 2 - local_time
         with self._lock:
             if abs(measured - self._offset) <= SKEW_TOLERANCE:
                 return False

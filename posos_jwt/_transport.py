@@ -252,6 +252,14 @@ def transport_error(
             f"({_ssl_reason(exc)}): {CA_BUNDLE_HINT}",
             host=host,
         )
+    if isinstance(exc, NewConnectionError):
+        # Checked before the timeouts: urllib3 derives NewConnectionError
+        # from ConnectTimeoutError, but a refused connection is no timeout.
+        return TransportError(
+            f"cannot connect to {host} ({_os_reason(exc)}): check the host name, "
+            "the network and any proxy",
+            host=host,
+        )
     if isinstance(exc, ConnectTimeoutError | ReadTimeoutError):
         if isinstance(exc, ConnectTimeoutError):
             step = "connecting to"
@@ -262,12 +270,6 @@ def transport_error(
             "or the proxy, or raise the timeout (timeout=, --timeout)",
             host=host,
             timeout=timeout,
-        )
-    if isinstance(exc, NewConnectionError):
-        return TransportError(
-            f"cannot connect to {host} ({_os_reason(exc)}): check the host name, "
-            "the network and any proxy",
-            host=host,
         )
     if isinstance(exc, ProtocolError):
         return TransportError(
@@ -292,7 +294,9 @@ def proxy_error(
     """
     cause = exc.original_error
     where = f"proxy {proxy.display_url} (from {proxy.source})"
-    if isinstance(cause, ConnectTimeoutError | ReadTimeoutError):
+    timed_out = isinstance(cause, ConnectTimeoutError | ReadTimeoutError)
+    # urllib3 derives NewConnectionError from ConnectTimeoutError.
+    if timed_out and not isinstance(cause, NewConnectionError):
         return RequestTimeoutError(
             f"timed out after {timeout:g} s waiting for {where} to open a tunnel "
             f"to {host}: check the proxy, or raise the timeout (timeout=, "

@@ -128,6 +128,7 @@ def add_proxy_and_retry_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--proxy",
         metavar="URL",
+        type=proxy_url,
         help=(
             "http://host:port of a proxy for every request, instead of "
             "$HTTPS_PROXY; hosts in $NO_PROXY are still reached directly. Give "
@@ -161,29 +162,24 @@ def add_proxy_and_retry_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def proxy_from(args: argparse.Namespace) -> str | None:
-    """Return ``--proxy``, rejecting a password in it.
+def proxy_url(text: str) -> str:
+    """Parse a ``--proxy`` value, rejecting a password in it.
 
     A command-line argument is visible to every user of the machine through
     the process list, so a proxy password must come from the environment.
-
-    Raises:
-        UsageError: The URL contains a password.
+    The message never quotes the value.
     """
-    proxy: str | None = args.proxy
-    if proxy is None:
-        return None
     try:
-        password = urlsplit(proxy if "://" in proxy else "http://" + proxy).password
+        password = urlsplit(text if "://" in text else "http://" + text).password
     except ValueError:
         password = None
     if password is not None:
-        raise UsageError(
-            "--proxy must not contain a password, which other users could read "
-            "in the process list: set HTTPS_PROXY=http://user:password@host:port "
-            "in the environment instead"
+        raise argparse.ArgumentTypeError(
+            "must not contain a password, which other users could read in the "
+            "process list: set HTTPS_PROXY=http://user:password@host:port in the "
+            "environment instead"
         )
-    return proxy
+    return text
 
 
 def retry_from(args: argparse.Namespace) -> RetryPolicy:

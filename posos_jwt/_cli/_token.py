@@ -12,7 +12,6 @@ from ._common import (
     add_network_options,
     add_proxy_and_retry_options,
     client_id_from,
-    proxy_from,
     retry_from,
 )
 
@@ -53,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         token_uri=args.token_uri,
         ca_bundle=args.ca_bundle,
         timeout=args.timeout,
-        proxy=proxy_from(args),
+        proxy=args.proxy,
         trust_env=not args.no_env_proxy,
         retry=retry_from(args),
     )
