@@ -107,7 +107,9 @@ class TokenResponse:
 
 _HTML_BLOCK: Final = re.compile(r"<(style|script)\b.*?</\1\s*>", re.I | re.S)
 _HTML_TAG: Final = re.compile(r"<[^>]*>")
-_JWT_PATTERN: Final = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.?[A-Za-z0-9_-]*")
+# Any base64url run that starts like a JSON object ("{"" encodes to "eyJ"),
+# with or without the dots of a compact JWT: a server may echo one segment.
+_JWT_PATTERN: Final = re.compile(r"eyJ[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){0,2}")
 
 
 def redact(text: str) -> str:
@@ -442,11 +444,12 @@ def _text_field(document: Mapping[str, object] | None, name: str) -> str | None:
     value = document.get(name)
     if not isinstance(value, str) or not value:
         return None
-    return redact(excerpt(value))
+    return excerpt(redact(value))
 
 
 def _field_names(document: Mapping[str, object]) -> str:
-    names = sorted(str(name) for name in document)
+    # Field names are server text too, and a server may echo the assertion.
+    names = sorted(redact(str(name)) for name in document)
     return excerpt(", ".join(names), 100) or "none"
 
 
@@ -456,4 +459,4 @@ def _body_excerpt(body: bytes) -> str:
     text = body.decode("utf-8", errors="replace")
     text = _HTML_BLOCK.sub(" ", text)
     text = _HTML_TAG.sub(" ", text)
-    return repr(redact(excerpt(text)))
+    return repr(excerpt(redact(text)))

@@ -205,3 +205,10 @@ def test_cli_exit_4_with_hint(
     assert text in err
     assert standin.count("token") == 1
     assert not SECRET_PATTERN.search(err)
+
+
+def test_jwt_shaped_field_name_redacted() -> None:
+    body = b'{"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln": 1}'
+    odd = Response(status=200, headers={}, body=body, host=HOST)
+    with pytest.raises(TokenEndpointError, match=r"fields: \[redacted JWT\]"):
+        parse_token_response(odd)
