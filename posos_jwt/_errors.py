@@ -244,7 +244,7 @@ class ClockSkewError(InvalidGrantError):
     """Google rejected the assertion's ``iat`` and ``exp`` as outside its window.
 
     Attributes:
-        local_time: This machine's clock when the answer arrived, in UTC epoch
+        local_time: This machine's clock when the response arrived, in UTC epoch
             seconds.
         server_time: The server's clock from its ``Date`` header, in UTC epoch
             seconds, or ``None`` when it sent none.
@@ -298,7 +298,7 @@ class InvalidAudienceError(TokenEndpointError):
 
 
 class DisabledClientError(TokenEndpointError):
-    """Google answered ``disabled_client``: the account or its key is disabled."""
+    """Google returned ``disabled_client``: the account or its key is disabled."""
 
 
 class TransportError(PososJWTError):
@@ -346,8 +346,8 @@ class ProxyError(TransportError):
 
     Attributes:
         proxy: The proxy URL, with any ``user:password@`` replaced by ``***@``.
-        proxy_status: The status of the proxy's answer to ``CONNECT``, or
-            ``None`` when no answer arrived.
+        proxy_status: The status of the proxy's response to ``CONNECT``, or
+            ``None`` when no response arrived.
     """
 
     def __init__(

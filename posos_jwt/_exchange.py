@@ -67,7 +67,7 @@ _NOT_SHORT_LIVED: Final = "short-lived token"
 class RequestContext:
     """What the caller knows about a token request, for messages only.
 
-    The exchange sees a signed assertion and never the key, so the caller
+    The exchange receives a signed assertion and never the key, so the caller
     names the account, the key and the audience here. None of them is secret.
 
     Attributes:
@@ -273,7 +273,7 @@ def _known_error(
     context: RequestContext,
     local_time: float,
 ) -> TokenEndpointError | None:
-    """Return a typed error with a hint for an answer that Google documents."""
+    """Return a typed error with a hint for a response that Google documents."""
     status_detail = _status_detail(response.status, error, description)
     if error == "invalid_grant":
         return _invalid_grant_error(

@@ -14,7 +14,7 @@ are curl's and Python's ``urllib.request``:
 A proxy URL is ``http://[user:password@]host[:port]``, the port defaulting to
 80, and the scheme to http when it is missing. The user name and password are
 sent to the proxy as ``Proxy-Authorization: Basic`` (RFC 9110 section 11.7.1)
-and kept out of the URL that urllib3 sees, so they never reach its logs or
+and kept out of the URL that urllib3 receives, so they never reach its logs or
 posos-jwt's messages, which show the URL through ``safe_url``.
 """
 
@@ -77,7 +77,7 @@ def proxy_settings(
 
     Args:
         proxy: An explicit proxy URL, which wins over the environment. An
-            empty string means no proxy, whatever the environment says.
+            empty string means no proxy, whatever the environment sets.
         trust_env: Whether to read ``HTTPS_PROXY`` and ``NO_PROXY``.
         environ: The environment to read.
 
@@ -111,19 +111,19 @@ def _parse_proxy_url(
 ) -> ProxySettings:
     if "://" not in proxy:
         proxy = "http://" + proxy
-    shown = safe_url(proxy)
+    display_url = safe_url(proxy)
     try:
         parts = urlsplit(proxy)
         port = parts.port or 80
     except ValueError:
         raise ConfigurationError(
-            f"proxy URL {shown} from {source} is not a valid URL: give http://host:port"
+            f"proxy URL {display_url} from {source} is not a valid URL: give http://host:port"
         ) from None
     if parts.scheme != "http" or not parts.hostname:
         # NOTE: an https:// proxy (TLS to the proxy itself) is not supported
         # yet; urllib3 can do it, but no test covers it here.
         raise ConfigurationError(
-            f"proxy URL {shown} from {source} must be http://host:port: "
+            f"proxy URL {display_url} from {source} must be http://host:port: "
             "posos-jwt supports plain-http proxies that tunnel with CONNECT"
         )
     host = parts.hostname
@@ -133,7 +133,9 @@ def _parse_proxy_url(
     if parts.username is not None:
         credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
         headers = urllib3.util.make_headers(proxy_basic_auth=credentials)
-    return ProxySettings(f"http://{host}:{port}", shown, source, headers, no_proxy)
+    return ProxySettings(
+        f"http://{host}:{port}", display_url, source, headers, no_proxy
+    )
 
 
 def bypasses_proxy(host: str, no_proxy: tuple[str, ...]) -> bool:

@@ -38,10 +38,10 @@ INITIAL_BACKOFF: Final = 1.0
 doubles."""
 
 MAX_BACKOFF: Final = 10.0
-"""Longest wait between attempts from the doubling, before jitter."""
+"""Maximum wait between attempts from the doubling, before jitter."""
 
 MAX_RETRY_AFTER: Final = 30.0
-"""Longest wait that a ``Retry-After`` header can impose, in seconds, so that a
+"""Maximum wait that a ``Retry-After`` header can impose, in seconds, so that a
 server cannot park the client for hours."""
 
 
@@ -65,8 +65,8 @@ class RetryPolicy:
             retries off.
         deadline: Seconds from the first request after which no retry starts.
         initial_backoff: Seconds of the first wait, before jitter.
-        max_backoff: Longest wait from the doubling, before jitter.
-        max_retry_after: Longest wait that ``Retry-After`` can impose.
+        max_backoff: Maximum wait from the doubling, before jitter.
+        max_retry_after: Maximum wait that ``Retry-After`` can impose.
         sleep: The function that waits, replaceable so that tests run at once.
         jitter: Returns a number in [0, 1) for the random factor.
         monotonic: The clock that measures the deadline.
@@ -117,7 +117,7 @@ def call_with_retries(attempt: Callable[[], T], policy: RetryPolicy) -> T:
 
     Args:
         attempt: Sends one request. It must raise a ``TokenEndpointError`` or a
-            ``TransportError`` whose ``retryable`` tells whether to try again.
+            ``TransportError`` whose ``retryable`` states whether to try again.
         policy: The limits on attempts, waits and total time.
 
     Returns:

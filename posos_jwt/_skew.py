@@ -1,8 +1,8 @@
 """Correct for a local clock that disagrees with the token endpoint's.
 
 Google rejects an assertion whose ``iat`` lies in its future or whose ``exp``
-lies in its past, so a machine whose clock is minutes off cannot get a token,
-and a token from a server ahead of a slow local clock looks issued in the
+lies in its past, so a machine whose clock is minutes off cannot get a token.
+A token from a server ahead of a slow local clock also looks issued in the
 future. Every response of the token endpoint carries a ``Date`` header
 (RFC 9110 section 6.6.1), so the offset between the two clocks can be measured
 there. :class:`CorrectedClock` keeps that offset and adds it to every later
@@ -39,8 +39,8 @@ in the second that it names, so the middle of that second is the estimate."""
 class CorrectedClock:
     """A clock that adds the offset measured from the token endpoint's ``Date``.
 
-    The monotonic reading is passed through unchanged: an offset between wall
-    clocks says nothing about intervals.
+    The monotonic reading is passed through unchanged, because an offset
+    between wall clocks does not change intervals.
 
     Args:
         clock: The local clock to correct.

@@ -134,7 +134,7 @@ class Transport:
             hosts in ``NO_PROXY`` are still reached directly.
         trust_env: Whether to read ``HTTPS_PROXY``, ``https_proxy``,
             ``NO_PROXY`` and ``no_proxy``. ``SSL_CERT_FILE`` is read by OpenSSL
-            whenever ``ca_bundle`` is not given, whatever this says.
+            whenever ``ca_bundle`` is not given, whatever this flag is.
 
     Raises:
         ConfigurationError: ``ca_bundle``, ``timeout`` or ``proxy`` is invalid.
@@ -325,7 +325,7 @@ def proxy_error(
     else:
         hint = f"ask the proxy's administrator to allow {host}, or add it to NO_PROXY"
     return ProxyError(
-        f"{where} refused to open a tunnel to {host} with HTTP {status}: {hint}",
+        f"{where} rejected the tunnel to {host} with HTTP {status}: {hint}",
         host=host,
         proxy=proxy.display_url,
         proxy_status=status,

@@ -190,7 +190,7 @@ def test_proxy_407(
 ) -> None:
     url = f"http://{userinfo}127.0.0.1:{auth_proxy.port}"
     credentials = credentials_for(standin, key_file, proxy=url)
-    with pytest.raises(ProxyError, match="refused to open a tunnel") as info:
+    with pytest.raises(ProxyError, match="rejected the tunnel") as info:
         credentials.get_token()
     assert info.value.proxy_status == 407
     assert not info.value.retryable

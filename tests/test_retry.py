@@ -277,3 +277,12 @@ def test_cli_rejects_zero_attempts(capsys: pytest.CaptureFixture[str]) -> None:
 def test_transport_error_carries_attempts() -> None:
     error = TransportError("x", host="h")
     assert error.attempts == 1
+
+
+def test_oversized_response_not_retried(standin: GoogleStandIn, key_file: Path) -> None:
+    standin.push_fault("token", Fault(status=200, body=b"x" * (1024 * 1024 + 1)))
+    fake = FakeTime()
+    with pytest.raises(TransportError, match="larger than 1048576 bytes") as info:
+        credentials_for(standin, key_file, policy(fake)).get_token()
+    assert not info.value.retryable
+    assert fake.waits == []
