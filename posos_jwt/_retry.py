@@ -157,7 +157,7 @@ def _wait_before_retry(
     return ``None``."""
     exc.attempts = number
     if not exc.retryable:
-        _append(exc, f"not retried: {_attempts(number)} sent, and this error is final")
+        _append(exc, f"not retried: {_attempts(number)}, and this error is final")
         return None
     if number >= policy.max_attempts:
         _append(
@@ -181,7 +181,9 @@ def _wait_before_retry(
 
 
 def _attempts(number: int) -> str:
-    return "1 request" if number == 1 else f"{number} requests"
+    # One attempt sends two requests when it corrects the clock: see
+    # IDTokenCredentials._exchange_with_skew_check.
+    return "1 attempt" if number == 1 else f"{number} attempts"
 
 
 def _append(exc: Exception, note: str) -> None:

@@ -56,3 +56,17 @@ def no_secret_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
             continue
         message = record.getMessage()
         assert not SECRET_PATTERN.search(message), f"secret in log: {record.name}"
+
+
+@pytest.fixture(autouse=True)
+def drop_cli_log_handler() -> Iterator[None]:
+    """Remove the stderr handler that a test's run of the command attached.
+
+    The handler writes to the stderr that pytest captured for that test, so a
+    later record from a stand-in thread would fail on a closed stream.
+    """
+    yield
+    package_logger = logging.getLogger("posos_jwt")
+    for handler in list(package_logger.handlers):
+        if isinstance(handler, logging.StreamHandler):
+            package_logger.removeHandler(handler)

@@ -1,4 +1,5 @@
-"""Google's known answers become typed errors whose messages say what to do."""
+"""Google's documented error responses become typed errors whose messages
+say what to do next."""
 
 from __future__ import annotations
 

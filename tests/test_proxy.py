@@ -15,6 +15,7 @@ from posos_jwt import (
     IDTokenCredentials,
     ProxyError,
     RetryPolicy,
+    TLSError,
 )
 from posos_jwt._cli import main
 from posos_jwt._proxy import bypasses_proxy, proxy_settings
@@ -57,19 +58,20 @@ def auth_proxy() -> Iterator[ConnectProxy]:
 def credentials_for(
     standin: GoogleStandIn, key_file: Path, **options: object
 ) -> IDTokenCredentials:
+    settings: dict[str, object] = {
+        "token_uri": standin.token_uri,
+        "ca_bundle": standin.ca_bundle,
+        "retry": RetryPolicy(max_attempts=1),
+    }
+    settings.update(options)
     return IDTokenCredentials.from_service_account_file(
-        key_file,
-        target_audience=standin.iap_client_id,
-        token_uri=standin.token_uri,
-        ca_bundle=standin.ca_bundle,
-        retry=RetryPolicy(max_attempts=1),
-        **options,
+        key_file, target_audience=standin.iap_client_id, **settings
     )
 
 
 def localhost_api_url(standin: GoogleStandIn) -> str:
     # Another host name for the same server, so that the API call needs a
-    # tunnel of its own and the proxy sees it apart from the token request.
+    # tunnel of its own and the proxy records it apart from the token request.
     return standin.api_url.replace("127.0.0.1", "localhost") + "/ping"
 
 
@@ -199,10 +201,10 @@ def test_proxy_407(
     assert standin.count("token") == 0
 
 
-def test_proxy_refuses_connect(
+def test_proxy_rejects_connect(
     standin: GoogleStandIn, key_file: Path, proxy: ConnectProxy
 ) -> None:
-    proxy.refuse_status = 403
+    proxy.reject_status = 403
     credentials = credentials_for(standin, key_file, proxy=proxy.url)
     with pytest.raises(ProxyError, match="HTTP 403") as info:
         credentials.get_token()
@@ -220,6 +222,21 @@ def test_proxy_unreachable(standin: GoogleStandIn, key_file: Path) -> None:
     assert info.value.proxy_status is None
     assert PASSWORD not in str(info.value)
     assert "***@127.0.0.1" in str(info.value)
+
+
+def test_tls_failure_through_proxy_names_server(
+    standin: GoogleStandIn,
+    key_file: Path,
+    proxy: ConnectProxy,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    credentials = credentials_for(standin, key_file, proxy=proxy.url, ca_bundle=None)
+    with pytest.raises(TLSError, match="--ca-bundle") as info:
+        credentials.get_token()
+    assert info.value.host == "127.0.0.1"
+    assert [tunnel.status for tunnel in proxy.tunnels] == [200]
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,10 @@
 """A CONNECT proxy on 127.0.0.1 that tunnels to loopback addresses only.
 
-It stands in for a corporate forward proxy: it answers ``CONNECT host:port``
-(RFC 9110 section 9.3.6), optionally asks for ``Proxy-Authorization: Basic``,
-records each tunnel it opens or refuses, and then copies bytes both ways
+It behaves like a corporate forward proxy. It handles ``CONNECT host:port``
+(RFC 9110 section 9.3.6), optionally requires ``Proxy-Authorization: Basic``,
+and records each tunnel it opens or rejects. Then it copies bytes both ways
 without reading them, so TLS runs end to end between the client and the
-server. A target that does not resolve to a loopback address is refused with
+server. A target that does not resolve to a loopback address is rejected with
 403, so that a test can never send traffic off the machine through it.
 """
 
@@ -42,7 +42,7 @@ class ProxyTunnel:
 
     Attributes:
         target: The ``host:port`` that the client asked for.
-        status: The status that the proxy answered: 200 when it opened the
+        status: The status of the proxy's response: 200 when it opened the
             tunnel.
         username: The user name of the ``Proxy-Authorization`` header, or
             ``None`` when the client sent none.
@@ -57,8 +57,8 @@ class ConnectProxy:
     """A CONNECT-only forward proxy on 127.0.0.1, with optional Basic auth.
 
     Attributes:
-        refuse_status: When set, every CONNECT is answered with this status
-            instead of opening a tunnel, as a proxy whose policy forbids it.
+        reject_status: When set, every CONNECT gets a response with this
+            status instead of a tunnel, as a proxy whose policy forbids it.
     """
 
     def __init__(self, *, username: str | None = None, password: str = "") -> None:
@@ -66,11 +66,11 @@ class ConnectProxy:
 
         Args:
             username: When set, a CONNECT must carry these Basic credentials,
-                or the proxy answers 407.
+                or the proxy responds with 407.
             password: The password that goes with ``username``.
         """
         self._credentials = None if username is None else (username, password)
-        self.refuse_status: int | None = None
+        self.reject_status: int | None = None
         self._lock = threading.Lock()
         self._tunnels: list[ProxyTunnel] = []
         self._server: _ProxyServer | None = None
@@ -201,7 +201,7 @@ class _ProxyHandler(socketserver.StreamRequestHandler):
         authorized, username = proxy._check_credentials(
             headers.get("proxy-authorization")
         )
-        status = self._decide(target, authorized, proxy.refuse_status)
+        status = self._decide(target, authorized, proxy.reject_status)
         proxy._record(ProxyTunnel(target, status, username))
         _LOGGER.debug("CONNECT %s -> %d", target, status)
         host, port = _split_target(target)
@@ -222,11 +222,11 @@ class _ProxyHandler(socketserver.StreamRequestHandler):
         self._answer(431, "Request Header Fields Too Large")
         return None
 
-    def _decide(self, target: str, authorized: bool, refuse: int | None) -> int:
+    def _decide(self, target: str, authorized: bool, reject: int | None) -> int:
         if not authorized:
             return 407
-        if refuse is not None:
-            return refuse
+        if reject is not None:
+            return reject
         host, port = _split_target(target)
         if host is None or port is None or not _is_loopback_host(host):
             return 403
