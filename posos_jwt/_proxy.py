@@ -15,11 +15,12 @@ A proxy URL is ``http://[user:password@]host[:port]``, the port defaulting to
 80, and the scheme to http when it is missing. The user name and password are
 sent to the proxy as ``Proxy-Authorization: Basic`` (RFC 9110 section 11.7.1)
 and kept out of the URL that urllib3 receives, so they never reach its logs or
-posos-jwt's messages, which show the URL through ``safe_url``.
+posos-jwt's messages, which show the URL through :func:`hide_userinfo`.
 """
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 from collections.abc import Mapping
@@ -27,10 +28,7 @@ from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import unquote, urlsplit
 
-import urllib3
-
 from ._errors import ConfigurationError
-from ._token_uri import safe_url
 
 PROXY_VARIABLES: Final = ("https_proxy", "HTTPS_PROXY")
 """Environment variables that name the proxy, in the order they are read."""
@@ -111,13 +109,14 @@ def _parse_proxy_url(
 ) -> ProxySettings:
     if "://" not in proxy:
         proxy = "http://" + proxy
-    display_url = safe_url(proxy)
+    display_url = hide_userinfo(proxy)
     try:
         parts = urlsplit(proxy)
         port = parts.port or 80
     except ValueError:
         raise ConfigurationError(
-            f"proxy URL {display_url} from {source} is not a valid URL: give http://host:port"
+            f"proxy URL {display_url} from {source} is not a valid URL: give "
+            "http://host:port"
         ) from None
     if parts.scheme != "http" or not parts.hostname:
         # NOTE: an https:// proxy (TLS to the proxy itself) is not supported
@@ -126,16 +125,48 @@ def _parse_proxy_url(
             f"proxy URL {display_url} from {source} must be http://host:port: "
             "posos-jwt supports plain-http proxies that tunnel with CONNECT"
         )
-    host = parts.hostname
-    if ":" in host:
-        host = f"[{host}]"
-    headers: dict[str, str] = {}
-    if parts.username is not None:
-        credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
-        headers = urllib3.util.make_headers(proxy_basic_auth=credentials)
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        # A "/", "?" or "#" left unencoded in a password ends the authority,
+        # and the rest of the password would be read as a path.
+        raise ConfigurationError(
+            f"proxy URL {display_url} from {source} has a path, query or "
+            "fragment: give http://[user:password@]host:port, with '/', '?', "
+            "'#' and '@' in the user name or password percent-encoded"
+        )
     return ProxySettings(
-        f"http://{host}:{port}", display_url, source, headers, no_proxy
+        f"http://{_bracket(parts.hostname)}:{port}",
+        display_url,
+        source,
+        _authorization_header(parts.username, parts.password),
+        no_proxy,
     )
+
+
+def hide_userinfo(url: str) -> str:
+    """Return ``url`` with everything before its last ``@`` replaced by ``***``.
+
+    Unlike ``safe_url``, this works on text that does not parse as a URL, or
+    that parses with the password in the path, so no part of a password that
+    contains ``/``, ``?`` or ``#`` is shown.
+    """
+    scheme, separator, rest = url.partition("://")
+    if "@" in rest:
+        rest = "***@" + rest.rpartition("@")[2]
+    return scheme + separator + rest
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _authorization_header(username: str | None, password: str | None) -> dict[str, str]:
+    if username is None:
+        return {}
+    credentials = f"{unquote(username)}:{unquote(password or '')}"
+    # RFC 7617 section 2.1 names UTF-8 as the only charset for Basic, and
+    # base64 keeps a CR or LF in the password from ending the header.
+    encoded = base64.b64encode(credentials.encode("utf-8")).decode("ascii")
+    return {"Proxy-Authorization": "Basic " + encoded}
 
 
 def bypasses_proxy(host: str, no_proxy: tuple[str, ...]) -> bool:

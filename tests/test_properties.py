@@ -11,9 +11,15 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from posos_jwt import PososJWTError, ServiceAccountKey, TokenEndpointError
+from posos_jwt import (
+    ConfigurationError,
+    PososJWTError,
+    ServiceAccountKey,
+    TokenEndpointError,
+)
 from posos_jwt._exchange import parse_token_response
 from posos_jwt._keyfile import parse_key_json
+from posos_jwt._proxy import proxy_settings
 from posos_jwt._transport import Response
 from tests.support import SECRET_PATTERN, key_info
 
@@ -204,3 +210,30 @@ def test_success_status_near_valid(
     header_map: dict[str, str], document: dict[str, object]
 ) -> None:
     parse_response(200, header_map, json.dumps(document).encode("utf-8"))
+
+
+PROXY_PASSWORD = "Zq9-proxy-secret"
+
+proxy_urls = st.builds(
+    lambda scheme, user, host, port: f"{scheme}{user}:{PROXY_PASSWORD}@{host}:{port}",
+    st.sampled_from(["http://", "https://", "", "socks5://"]),
+    st.text(max_size=10),
+    st.text(max_size=15),
+    st.text(max_size=6),
+)
+
+
+@EXAMPLES
+@given(proxy_urls, st.text(max_size=40))
+def test_proxy_settings_hide_password(proxy: str, no_proxy: str) -> None:
+    environ = {"NO_PROXY": no_proxy}
+    error: ConfigurationError | None = None
+    try:
+        found = proxy_settings(proxy, trust_env=True, environ=environ)
+    except ConfigurationError as exc:
+        error = exc
+    if error is None:
+        assert found is not None
+        assert PROXY_PASSWORD not in repr(found) + found.display_url + found.url
+        return
+    assert PROXY_PASSWORD not in str(error)

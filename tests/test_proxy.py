@@ -246,11 +246,15 @@ def test_tls_failure_through_proxy_names_server(
         ("https://127.0.0.1:3128", "must be http://host:port"),
         ("http://127.0.0.1:notaport", "not a valid URL"),
         ("http://", "must be http://host:port"),
+        ("http://u:12/ss@127.0.0.1:3128", r"has a path.*percent-encoded"),
+        ("http://u:12?ss@127.0.0.1:3128", "has a path"),
+        ("http://u:pa/ss@127.0.0.1:3128", "not a valid URL"),
     ],
 )
 def test_invalid_proxy_url(url: str, message: str) -> None:
-    with pytest.raises(ConfigurationError, match=message):
+    with pytest.raises(ConfigurationError, match=message) as info:
         Transport(proxy=url)
+    assert "ss@" not in str(info.value)
 
 
 def test_proxy_without_scheme_is_http() -> None:
