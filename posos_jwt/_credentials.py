@@ -13,16 +13,14 @@ import os
 import threading
 from collections.abc import Mapping
 from typing import Any, Final
-from urllib.parse import urlsplit
 
-from ._assertion import build_assertion, check_client_id
+from ._assertion import check_client_id
 from ._clock import SYSTEM_CLOCK, Clock
-from ._errors import ClockSkewError
-from ._exchange import RequestContext, TokenResponse, exchange_assertion
 from ._idtoken import IDToken, check_id_token, format_utc
 from ._keyfile import ServiceAccountKey
-from ._retry import RetryPolicy, call_with_retries
+from ._retry import RetryPolicy
 from ._skew import CorrectedClock
+from ._token_request import request_token
 from ._token_uri import resolve_token_uri
 from ._transport import DEFAULT_TIMEOUT, Transport
 
@@ -267,49 +265,17 @@ class IDTokenCredentials(Credentials):
             self._target_audience,
             self._token_uri,
         )
-        response = call_with_retries(self._exchange_with_skew_check, self._retry)
+        response = request_token(
+            self._key,
+            self._target_audience,
+            token_uri=self._token_uri,
+            transport=self._transport,
+            clock=self._corrected_clock,
+            retry=self._retry,
+        )
         return check_id_token(
             response.id_token,
             audience=self._target_audience,
             email=self._key.client_email,
             now=self._corrected_clock.time(),
         )
-
-    def _exchange_with_skew_check(self) -> TokenResponse:
-        """Send one signed assertion, and once more if the clock was off.
-
-        Every response's ``Date`` is compared with the local clock, so that a
-        token from a server far ahead is checked against the server's time
-        too. A rejection of the assertion's times is worth a second assertion
-        only when the measured offset changed.
-        """
-        host = self._transport_host()
-        try:
-            response = self._exchange_once()
-        except ClockSkewError as exc:
-            if not self._corrected_clock.adopt(exc.local_time, exc.server_time, host):
-                raise
-            logger.debug("signing the assertion again with the corrected clock")
-            response = self._exchange_once()
-        self._corrected_clock.adopt(response.local_time, response.server_time, host)
-        return response
-
-    def _exchange_once(self) -> TokenResponse:
-        assertion = build_assertion(
-            self._key, self._target_audience, now=self._corrected_clock.time()
-        )
-        context = RequestContext(
-            client_email=self._key.client_email,
-            key_id=self._key.private_key_id,
-            audience=self._target_audience,
-        )
-        return exchange_assertion(
-            self._transport,
-            self._token_uri,
-            assertion,
-            context=context,
-            local_clock=self._corrected_clock.local.time,
-        )
-
-    def _transport_host(self) -> str:
-        return urlsplit(self._token_uri).hostname or self._token_uri

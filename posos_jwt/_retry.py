@@ -51,7 +51,7 @@ def _random_fraction() -> float:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How often, and how long, to retry a token request that may succeed later.
+    """Limits and waits for retrying a token request that may succeed later.
 
     The wait before retry ``n`` (1 for the first retry) is
     ``min(MAX_BACKOFF, INITIAL_BACKOFF * 2 ** (n - 1))``, scaled by a random
@@ -106,10 +106,6 @@ class RetryPolicy:
         if retry_after is not None:
             wait = max(wait, min(retry_after, self.max_retry_after))
         return wait
-
-
-NO_RETRY: Final = RetryPolicy(max_attempts=1)
-"""A policy that sends one request and raises its error."""
 
 
 def call_with_retries(attempt: Callable[[], T], policy: RetryPolicy) -> T:
@@ -182,7 +178,7 @@ def _wait_before_retry(
 
 def _attempts(number: int) -> str:
     # One attempt sends two requests when it corrects the clock: see
-    # IDTokenCredentials._exchange_with_skew_check.
+    # _token_request.request_token.
     return "1 attempt" if number == 1 else f"{number} attempts"
 
 
