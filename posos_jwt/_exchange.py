@@ -139,6 +139,7 @@ def exchange_assertion(
     *,
     context: RequestContext | None = None,
     local_clock: Callable[[], float] = time.time,
+    timeout: float | None = None,
 ) -> TokenResponse:
     """POST the assertion once and return the ID token with the server's time.
 
@@ -149,6 +150,8 @@ def exchange_assertion(
         context: The account, key and audience, named in error messages.
         local_clock: This machine's clock in UTC epoch seconds, read when the
             response arrives, to compare with the server's ``Date``.
+        timeout: Seconds allowed to connect and for each read, when shorter
+            than the transport's own timeout.
 
     Raises:
         TokenEndpointError: The endpoint rejected the request or returned no
@@ -164,6 +167,7 @@ def exchange_assertion(
             "Content-Type": "application/x-www-form-urlencoded",
             "Accept": "application/json",
         },
+        timeout=timeout,
     )
     local_time = local_clock()
     id_token = parse_token_response(response, context=context, local_time=local_time)

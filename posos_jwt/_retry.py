@@ -30,8 +30,8 @@ DEFAULT_MAX_ATTEMPTS: Final = 3
 of one server behind Google's load balancer without hiding an outage."""
 
 DEFAULT_RETRY_DEADLINE: Final = 30.0
-"""Seconds after the first request past which no retry starts. A request
-already sent may still run for up to its timeout after it."""
+"""Seconds from the first request within which every attempt must end: no
+retry starts after it, and a retry's timeout is cut to the time left."""
 
 INITIAL_BACKOFF: Final = 1.0
 """Seconds of the first wait between attempts, before jitter; each wait
@@ -43,6 +43,11 @@ MAX_BACKOFF: Final = 10.0
 MAX_RETRY_AFTER: Final = 30.0
 """Maximum wait that a ``Retry-After`` header can impose, in seconds, so that a
 server cannot park the client for hours."""
+
+
+MIN_ATTEMPT_TIME: Final = 1.0
+"""Seconds that must be left before the deadline for a retry to start: less
+would fail on its timeout before a slow but working server could respond."""
 
 
 def _random_fraction() -> float:
@@ -57,13 +62,16 @@ class RetryPolicy:
     ``min(MAX_BACKOFF, INITIAL_BACKOFF * 2 ** (n - 1))``, scaled by a random
     factor between 0.5 and 1 so that many clients do not retry in step. A
     ``Retry-After`` header, capped at ``max_retry_after``, replaces a shorter
-    wait. No retry starts once ``deadline`` seconds have passed since the first
-    request, or when its wait would end after the deadline.
+    wait. Attempts run within ``deadline`` seconds of the first request: each
+    one's timeout is cut to the time left, and no retry starts when less than
+    ``MIN_ATTEMPT_TIME`` would be left after its wait. urllib3 applies a
+    read timeout to each read, so a server that sends a byte at a time can
+    still hold one read until the timeout.
 
     Attributes:
         max_attempts: Requests sent at most, the first included; 1 turns
             retries off.
-        deadline: Seconds from the first request after which no retry starts.
+        deadline: Seconds from the first request within which attempts run.
         initial_backoff: Seconds of the first wait, before jitter.
         max_backoff: Maximum wait from the doubling, before jitter.
         max_retry_after: Maximum wait that ``Retry-After`` can impose.
@@ -98,6 +106,8 @@ class RetryPolicy:
                 raise ConfigurationError(
                     f"{name} must be a number of seconds of 0 or more, not {value!r}"
                 )
+        if self.deadline == 0:
+            raise ConfigurationError("deadline must be more than 0 seconds")
 
     def backoff(self, retry: int, retry_after: float | None) -> float:
         """Return the seconds to wait before retry number ``retry`` (from 1)."""
@@ -108,12 +118,14 @@ class RetryPolicy:
         return wait
 
 
-def call_with_retries(attempt: Callable[[], T], policy: RetryPolicy) -> T:
+def call_with_retries(attempt: Callable[[float], T], policy: RetryPolicy) -> T:
     """Call ``attempt`` until it returns, or raise its last error.
 
     Args:
-        attempt: Sends one request. It must raise a ``TokenEndpointError`` or a
-            ``TransportError`` whose ``retryable`` states whether to try again.
+        attempt: Sends one request within the seconds it is given, the time
+            left before the deadline. It must raise a ``TokenEndpointError``
+            or a ``TransportError`` whose ``retryable`` states whether to try
+            again.
         policy: The limits on attempts, waits and total time.
 
     Returns:
@@ -127,7 +139,9 @@ def call_with_retries(attempt: Callable[[], T], policy: RetryPolicy) -> T:
     number = 1
     while True:
         try:
-            return attempt()
+            time_left = policy.deadline - (policy.monotonic() - started)
+            # A sleep that overran must not leave a timeout of 0 or less.
+            return attempt(max(time_left, MIN_ATTEMPT_TIME))
         except (TokenEndpointError, TransportError) as exc:
             wait = _wait_before_retry(exc, number, policy, started)
             if wait is None:
@@ -158,19 +172,20 @@ def _wait_before_retry(
     if number >= policy.max_attempts:
         _append(
             exc,
-            f"retryable, but gave up after {_attempts(number)} (max_attempts="
-            f"{policy.max_attempts}, --max-attempts)",
+            f"retryable, but gave up after {_attempts(number)} (RetryPolicy("
+            f"max_attempts={policy.max_attempts}), --max-attempts)",
         )
         return None
     retry_after = exc.retry_after if isinstance(exc, TokenEndpointError) else None
     wait = policy.backoff(number, retry_after)
     elapsed = policy.monotonic() - started
-    if elapsed + wait > policy.deadline:
+    if elapsed + wait + MIN_ATTEMPT_TIME > policy.deadline:
         _append(
             exc,
             f"retryable, but gave up after {_attempts(number)} in {elapsed:.1f} s, "
-            f"because the next wait of {wait:.1f} s would pass the retry deadline "
-            f"of {policy.deadline:g} s (retry_deadline=, --retry-deadline)",
+            f"because after the next wait of {wait:.1f} s less than "
+            f"{MIN_ATTEMPT_TIME:g} s would be left before the retry deadline of "
+            f"{policy.deadline:g} s (RetryPolicy(deadline=), --retry-deadline)",
         )
         return None
     return wait

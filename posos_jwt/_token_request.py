@@ -48,7 +48,7 @@ def request_token(
     )
     host = urlsplit(token_uri).hostname or token_uri
 
-    def send() -> TokenResponse:
+    def send(time_left: float) -> TokenResponse:
         assertion = build_assertion(key, target_audience, now=clock.time())
         return exchange_assertion(
             transport,
@@ -56,17 +56,18 @@ def request_token(
             assertion,
             context=context,
             local_clock=clock.local.time,
+            timeout=time_left,
         )
 
-    def attempt() -> TokenResponse:
+    def attempt(time_left: float) -> TokenResponse:
         try:
-            response = send()
+            response = send(time_left)
         except ClockSkewError as exc:
             # A second assertion helps only when the offset has changed.
             if not clock.adopt(exc.local_time, exc.server_time, host):
                 raise
             logger.debug("signing the assertion again with the corrected clock")
-            response = send()
+            response = send(time_left)
         clock.adopt(response.local_time, response.server_time, host)
         return response
 

@@ -190,8 +190,17 @@ class Transport:
         *,
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
     ) -> Response:
         """Send one request and read the whole response.
+
+        Args:
+            method: The HTTP method.
+            url: An https URL, or http on loopback.
+            body: The request body.
+            headers: The request headers.
+            timeout: Seconds allowed to connect and for each read, when
+                shorter than the transport's own timeout.
 
         Raises:
             TLSError: The server's certificate could not be verified.
@@ -200,6 +209,7 @@ class Transport:
                 ``MAX_RESPONSE_SIZE``.
         """
         host = urlsplit(url).hostname or url
+        seconds = self.timeout if timeout is None else min(timeout, self.timeout)
         pool = self._pool_for(host)
         if pool is self.proxy_pool and self.proxy is not None:
             logger.debug("%s %s through proxy %s", method, host, self.proxy.display_url)
@@ -212,13 +222,14 @@ class Transport:
                 redirect=False,
                 retries=False,
                 preload_content=False,
+                timeout=urllib3.Timeout(connect=seconds, read=seconds),
             )
             try:
                 data = response.read(MAX_RESPONSE_SIZE + 1)
             finally:
                 response.release_conn()
         except HTTPError as exc:
-            raise transport_error(exc, host, self.timeout, self.proxy) from exc
+            raise transport_error(exc, host, seconds, self.proxy) from exc
         if len(data) > MAX_RESPONSE_SIZE:
             raise TransportError(
                 f"response from {host} is larger than {MAX_RESPONSE_SIZE} bytes: "
@@ -266,7 +277,7 @@ def transport_error(
         else:
             step = "waiting for a response from"
         return RequestTimeoutError(
-            f"timed out after {timeout:g} s {step} {host}: check the network "
+            f"timed out after {timeout:.3g} s {step} {host}: check the network "
             "or the proxy, or raise the timeout (timeout=, --timeout)",
             host=host,
             timeout=timeout,
@@ -298,7 +309,7 @@ def proxy_error(
     # urllib3 derives NewConnectionError from ConnectTimeoutError.
     if timed_out and not isinstance(cause, NewConnectionError):
         return RequestTimeoutError(
-            f"timed out after {timeout:g} s waiting for {where} to open a tunnel "
+            f"timed out after {timeout:.3g} s waiting for {where} to open a tunnel "
             f"to {host}: check the proxy, or raise the timeout (timeout=, "
             "--timeout)",
             host=host,

@@ -178,6 +178,18 @@ def test_deadline_stops_retries(standin: GoogleStandIn, key_file: Path) -> None:
     assert standin.count("token") == 2
 
 
+def test_deadline_shortens_timeout(standin: GoogleStandIn, key_file: Path) -> None:
+    standin.push_fault("token", Fault(delay=3.0))
+    retry = RetryPolicy(deadline=1.2, sleep=FakeTime().sleep)
+    credentials = credentials_for(standin, key_file, retry, timeout=10.0)
+    started = time.monotonic()
+    with pytest.raises(RequestTimeoutError, match=r"timed out after 1\.2 s") as info:
+        credentials.get_token()
+    assert time.monotonic() - started < 2.8
+    assert info.value.attempts == 1
+    assert "retry deadline of 1.2 s" in str(info.value)
+
+
 def test_read_timeout_retried(standin: GoogleStandIn, key_file: Path) -> None:
     standin.push_fault("token", Fault(delay=0.6))
     retry = policy(FakeTime())
@@ -222,6 +234,7 @@ def test_backoff_doubles_with_jitter() -> None:
         ({"max_attempts": 2.5}, "max_attempts must be an integer"),
         ({"max_attempts": True}, "max_attempts must be an integer"),
         ({"deadline": -1}, "deadline must be a number of seconds"),
+        ({"deadline": 0}, "deadline must be more than 0 seconds"),
         ({"deadline": float("nan")}, "deadline must be a number"),
         ({"max_retry_after": "5"}, "max_retry_after must be a number"),
     ],

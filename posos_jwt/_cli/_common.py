@@ -156,7 +156,8 @@ def add_proxy_and_retry_options(parser: argparse.ArgumentParser) -> None:
         type=positive_seconds,
         default=DEFAULT_RETRY_DEADLINE,
         help=(
-            "seconds after the first token request past which no retry starts "
+            "seconds from the first token request within which every attempt "
+            "must end; it also shortens the timeout of a late retry "
             f"(default: {DEFAULT_RETRY_DEADLINE:g})"
         ),
     )
