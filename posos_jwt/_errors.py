@@ -22,7 +22,7 @@ and the command line maps each base to one exit code::
     ├── TransportError                            exit 5
     │   ├── TLSError
     │   ├── RequestTimeoutError
-    │   └── ProxyError                            407, refused CONNECT, unreachable
+    │   └── ProxyError                            407, CONNECT rejected, unreachable
     └── TokenCheckError                           exit 6
 
 Messages are built from non-secret attributes only: a path, a field name, a
@@ -30,8 +30,9 @@ host, a status, Google's ``error`` code. A private key, a signed assertion or an
 ID token never reaches an exception, so every message is safe to log.
 
 ``TokenEndpointError`` and ``TransportError`` also carry ``retryable`` and
-``attempts``: the retry loop in ``_retry.py`` sets ``attempts`` and appends
-how many requests it sent to the message before it raises.
+``attempts``. Before it raises, the retry loop in ``_retry.py`` sets
+``attempts`` and appends to the message how many attempts it made and why it
+stopped.
 """
 
 from __future__ import annotations
