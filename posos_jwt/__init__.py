@@ -32,10 +32,16 @@ from ._credentials import (
 )
 from ._discovery import find_credentials
 from ._errors import (
+    AccountNotFoundError,
+    ClockSkewError,
     ConfigFileError,
     ConfigurationError,
+    DisabledClientError,
     HTTPStatusError,
     IAPError,
+    InvalidAudienceError,
+    InvalidGrantError,
+    InvalidJWTSignatureError,
     KeyFileError,
     KeyFileFieldError,
     KeyFileFormatError,
@@ -48,6 +54,7 @@ from ._errors import (
     PososJWTError,
     PrivateKeyError,
     ProfileNotFoundError,
+    ProxyError,
     RequestTargetError,
     RequestTimeoutError,
     TLSError,
@@ -72,7 +79,9 @@ from ._impersonated import DEFAULT_IAM_ENDPOINT, AccessToken, ImpersonatedCreden
 from ._keyfile import ServiceAccountKey
 from ._keyset import KeySet
 from ._metadata import METADATA_TIMEOUT, MetadataCredentials
+from ._retry import DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_DEADLINE, RetryPolicy
 from ._self_signed import SELF_SIGNED_LIFETIME, SelfSignedCredentials
+from ._skew import SKEW_TOLERANCE
 from ._token_cache import TokenCache
 from ._token_uri import DEFAULT_TOKEN_URI
 from ._transport import DEFAULT_TIMEOUT
@@ -91,7 +100,9 @@ __version__ = "0.1.0"
 __all__ = [
     "ASSERTION_LIFETIME",
     "DEFAULT_IAM_ENDPOINT",
+    "DEFAULT_MAX_ATTEMPTS",
     "DEFAULT_MAX_BODY_SIZE",
+    "DEFAULT_RETRY_DEADLINE",
     "DEFAULT_TIMEOUT",
     "DEFAULT_TOKEN_URI",
     "GOOGLE_CERTS_URL",
@@ -103,20 +114,27 @@ __all__ = [
     "MIN_TOKEN_VALIDITY",
     "REFRESH_MARGIN",
     "SELF_SIGNED_LIFETIME",
+    "SKEW_TOLERANCE",
     "VERIFY_LEEWAY",
     "APIResponse",
     "AccessToken",
+    "AccountNotFoundError",
     "AuthorizedHTTP",
+    "ClockSkewError",
     "ConfigFile",
     "ConfigFileError",
     "ConfigurationError",
     "Credentials",
+    "DisabledClientError",
     "HTTPStatusError",
     "IAPAuth",
     "IAPError",
     "IDToken",
     "IDTokenCredentials",
     "ImpersonatedCredentials",
+    "InvalidAudienceError",
+    "InvalidGrantError",
+    "InvalidJWTSignatureError",
     "KeyFileError",
     "KeyFileFieldError",
     "KeyFileFormatError",
@@ -132,8 +150,10 @@ __all__ = [
     "PrivateKeyError",
     "Profile",
     "ProfileNotFoundError",
+    "ProxyError",
     "RequestTargetError",
     "RequestTimeoutError",
+    "RetryPolicy",
     "SelfSignedCredentials",
     "ServiceAccountKey",
     "TLSError",

@@ -16,13 +16,15 @@ import threading
 from collections.abc import Mapping
 from typing import Any, Final
 
-from ._assertion import build_assertion, check_client_id
+from ._assertion import check_client_id
 from ._clock import SYSTEM_CLOCK, Clock
 from ._errors import PososJWTError, TokenEndpointError
-from ._exchange import request_id_token
 from ._idtoken import IDToken, check_id_token, format_utc
 from ._keyfile import ServiceAccountKey
 from ._keysource import KeySource
+from ._retry import RetryPolicy
+from ._skew import CorrectedClock
+from ._token_request import request_token
 from ._token_uri import resolve_token_uri
 from ._transport import DEFAULT_TIMEOUT, Transport
 
@@ -326,9 +328,17 @@ class IDTokenCredentials(Credentials):
         ca_bundle: A PEM file of CA certificates to trust instead of the
             system's.
         timeout: Seconds allowed to connect, and again for each read.
+        proxy: An ``http://[user:password@]host:port`` proxy instead of
+            ``HTTPS_PROXY``; ``""`` means no proxy.
+        trust_env: Whether to read ``HTTPS_PROXY`` and ``NO_PROXY``.
         transport: A transport to share with other credentials; when given,
-            ``ca_bundle`` and ``timeout`` must not be.
-        clock: The clock to read, replaceable in tests.
+            ``ca_bundle``, ``timeout``, ``proxy`` and ``trust_env`` must not be.
+        retry: How often and how long to retry a token request that failed
+            for a reason that may pass; ``RetryPolicy(max_attempts=1)`` sends
+            one request only.
+        clock: The clock to read, replaceable in tests. When the token
+            endpoint's ``Date`` shows it off by more than ``SKEW_TOLERANCE``,
+            the measured offset is added to it from then on.
 
     Raises:
         ConfigurationError: An argument is invalid.
@@ -342,10 +352,14 @@ class IDTokenCredentials(Credentials):
         token_uri: str | None = None,
         ca_bundle: str | os.PathLike[str] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        proxy: str | None = None,
+        trust_env: bool = True,
         transport: Transport | None = None,
+        retry: RetryPolicy | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        super().__init__(target_audience, clock=clock)
+        self._corrected_clock = CorrectedClock(clock)
+        super().__init__(target_audience, clock=self._corrected_clock)
         self._key_source = KeySource(key)
         # The key that the fetch in progress signs with.
         self._key = key
@@ -355,7 +369,10 @@ class IDTokenCredentials(Credentials):
             override=token_uri,
             key_path=key.path,
         )
-        self._transport = transport or Transport(ca_bundle=ca_bundle, timeout=timeout)
+        self._transport = transport or Transport(
+            ca_bundle=ca_bundle, timeout=timeout, proxy=proxy, trust_env=trust_env
+        )
+        self._retry = retry or RetryPolicy()
 
     @classmethod
     def from_service_account_file(
@@ -366,8 +383,9 @@ class IDTokenCredentials(Credentials):
         Args:
             path: The service-account key file.
             target_audience: The OAuth client ID of the IAP resource.
-            **options: ``token_uri``, ``ca_bundle``, ``timeout``, ``transport``
-                or ``clock``, as for the constructor.
+            **options: ``token_uri``, ``ca_bundle``, ``timeout``, ``proxy``,
+                ``trust_env``, ``transport``, ``retry`` or ``clock``, as for
+                the constructor.
 
         Raises:
             KeyFileError: The key file cannot be used.
@@ -434,6 +452,12 @@ class IDTokenCredentials(Credentials):
         """The connection pool that the credentials send requests through."""
         return self._transport
 
+    @property
+    def clock_offset(self) -> float:
+        """Seconds added to the local clock, measured from the token endpoint's
+        ``Date``; 0 until a skew beyond ``SKEW_TOLERANCE`` is seen."""
+        return self._corrected_clock.offset
+
     def _drop_source(self) -> None:
         self._key_source.drop()
 
@@ -458,13 +482,17 @@ class IDTokenCredentials(Credentials):
             self._target_audience,
             self._token_uri,
         )
-        assertion = build_assertion(
-            self._key, self._target_audience, now=self._clock.time()
+        response = request_token(
+            self._key,
+            self._target_audience,
+            token_uri=self._token_uri,
+            transport=self._transport,
+            clock=self._corrected_clock,
+            retry=self._retry,
         )
-        value = request_id_token(self._transport, self._token_uri, assertion)
         return check_id_token(
-            value,
+            response.id_token,
             audience=self._target_audience,
             email=self._key.client_email,
-            now=self._clock.time(),
+            now=self._corrected_clock.time(),
         )

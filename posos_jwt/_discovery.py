@@ -36,6 +36,7 @@ from ._metadata import (
     check_metadata_server,
     metadata_host,
 )
+from ._retry import RetryPolicy
 from ._transport import DEFAULT_TIMEOUT
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,9 @@ def find_credentials(
     metadata_server: str | None = None,
     impersonate: str | None = None,
     iam_endpoint: str = DEFAULT_IAM_ENDPOINT,
+    proxy: str | None = None,
+    trust_env: bool = True,
+    retry: RetryPolicy | None = None,
 ) -> Credentials:
     """Return credentials for ``target_audience`` from the first source found.
 
@@ -76,6 +80,12 @@ def find_credentials(
             ``roles/iam.serviceAccountOpenIdTokenCreator``.
         iam_endpoint: With ``impersonate``, the root URL of the IAM
             Credentials API.
+        proxy: For a key file, the https proxy of the token endpoint,
+            overriding ``HTTPS_PROXY``. The metadata server is always
+            reached directly.
+        trust_env: For a key file, whether ``HTTPS_PROXY`` and ``NO_PROXY``
+            apply.
+        retry: For a key file, the retry policy of token requests.
 
     Returns:
         :class:`IDTokenCredentials` for a key file or
@@ -109,6 +119,9 @@ def find_credentials(
                 key_file,
                 target_audience=target_audience,
                 token_uri=token_uri,
+                proxy=proxy,
+                trust_env=trust_env,
+                retry=retry,
                 **options,
             )
         return ImpersonatedCredentials.from_service_account_key(

@@ -18,10 +18,17 @@ and the command line maps each base to one exit code::
     │   ├── RequestTargetError                    URL rejected for a request
     │   └── TokenCacheError                       cache directory unusable
     ├── TokenEndpointError                        exit 4
+    │   ├── InvalidGrantError                     invalid_grant
+    │   │   ├── InvalidJWTSignatureError          key deleted, disabled or rotated
+    │   │   ├── AccountNotFoundError              account deleted or disabled
+    │   │   └── ClockSkewError                    iat/exp outside Google's window
+    │   ├── InvalidAudienceError                  invalid_scope
+    │   ├── DisabledClientError                   disabled_client
     │   └── MetadataServerError                   not the metadata server, or error
     ├── TransportError                            exit 5
     │   ├── TLSError
-    │   └── RequestTimeoutError
+    │   ├── RequestTimeoutError
+    │   └── ProxyError                            407, CONNECT rejected, unreachable
     ├── TokenCheckError                           exit 6
     │   └── VerificationError                     a token from elsewhere
     │       ├── MalformedTokenError               not a JWT, or a bad claim type
@@ -40,6 +47,11 @@ and the command line maps each base to one exit code::
 Messages are built from non-secret attributes only: a path, a field name, a
 host, a status, Google's ``error`` code. A private key, a signed assertion or an
 ID token never reaches an exception, so every message is safe to log.
+
+``TokenEndpointError`` and ``TransportError`` also carry ``retryable`` and
+``attempts``. Before it raises, the retry loop in ``_retry.py`` sets
+``attempts`` and appends to the message how many attempts it made and why it
+stopped.
 """
 
 from __future__ import annotations
@@ -47,10 +59,16 @@ from __future__ import annotations
 from typing import ClassVar, Final
 
 __all__ = [
+    "AccountNotFoundError",
+    "ClockSkewError",
     "ConfigFileError",
     "ConfigurationError",
+    "DisabledClientError",
     "HTTPStatusError",
     "IAPError",
+    "InvalidAudienceError",
+    "InvalidGrantError",
+    "InvalidJWTSignatureError",
     "KeyFileError",
     "KeyFileFieldError",
     "KeyFileFormatError",
@@ -63,6 +81,7 @@ __all__ = [
     "PososJWTError",
     "PrivateKeyError",
     "ProfileNotFoundError",
+    "ProxyError",
     "RequestTargetError",
     "RequestTimeoutError",
     "TLSError",
@@ -303,6 +322,10 @@ class TokenEndpointError(PososJWTError):
         error: Google's ``error`` code (``invalid_grant``, ...), if any.
         error_description: Google's ``error_description``, if any.
         retryable: Whether sending the same request again may succeed.
+        retry_after: Seconds that the server's ``Retry-After`` header asked
+            the client to wait, if it sent one.
+        attempts: Requests sent before this error was raised, 1 until the
+            retry loop records more.
     """
 
     exit_code = 4
@@ -315,11 +338,14 @@ class TokenEndpointError(PososJWTError):
         error: str | None = None,
         error_description: str | None = None,
         retryable: bool = False,
+        retry_after: float | None = None,
     ) -> None:
         self.status = status
         self.error = error
         self.error_description = error_description
         self.retryable = retryable
+        self.retry_after = retry_after
+        self.attempts = 1
         super().__init__(message)
 
 
@@ -337,12 +363,114 @@ class MetadataServerError(TokenEndpointError):
         super().__init__(message, status=status, retryable=retryable)
 
 
+class InvalidGrantError(TokenEndpointError):
+    """Google rejected the signed assertion with ``invalid_grant``.
+
+    Attributes:
+        client_email: The service account that signed, when known.
+        key_id: The ``private_key_id`` of the signing key, when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        error_description: str | None = None,
+        client_email: str | None = None,
+        key_id: str | None = None,
+    ) -> None:
+        self.client_email = client_email
+        self.key_id = key_id
+        super().__init__(
+            message,
+            status=status,
+            error="invalid_grant",
+            error_description=error_description,
+        )
+
+
+class InvalidJWTSignatureError(InvalidGrantError):
+    """Google does not accept the key's signature: ``Invalid JWT Signature.``.
+
+    The key was deleted, disabled, expired or rotated, or ``client_email``
+    does not own the key ``key_id``.
+    """
+
+
+class AccountNotFoundError(InvalidGrantError):
+    """The service account that signed is deleted or disabled."""
+
+
+class ClockSkewError(InvalidGrantError):
+    """Google rejected the assertion's ``iat`` and ``exp`` as outside its window.
+
+    Attributes:
+        local_time: This machine's clock when the response arrived, in UTC epoch
+            seconds.
+        server_time: The server's clock from its ``Date`` header, in UTC epoch
+            seconds, or ``None`` when it sent none.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        error_description: str | None = None,
+        client_email: str | None = None,
+        key_id: str | None = None,
+        local_time: float,
+        server_time: float | None,
+    ) -> None:
+        self.local_time = local_time
+        self.server_time = server_time
+        super().__init__(
+            message,
+            status=status,
+            error_description=error_description,
+            client_email=client_email,
+            key_id=key_id,
+        )
+
+
+class InvalidAudienceError(TokenEndpointError):
+    """Google rejected the audience with ``invalid_scope``: it is empty or not
+    accepted as a ``target_audience``.
+
+    Attributes:
+        audience: The ``target_audience`` that was sent, when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        error_description: str | None = None,
+        audience: str | None = None,
+    ) -> None:
+        self.audience = audience
+        super().__init__(
+            message,
+            status=status,
+            error="invalid_scope",
+            error_description=error_description,
+        )
+
+
+class DisabledClientError(TokenEndpointError):
+    """Google returned ``disabled_client``: the account or its key is disabled."""
+
+
 class TransportError(PososJWTError):
     """A request failed below HTTP: connection, TLS or timeout.
 
     Attributes:
         host: The host that was contacted.
         retryable: Whether sending the same request again may succeed.
+        attempts: Requests sent before this error was raised, 1 until the
+            retry loop records more.
     """
 
     exit_code = 5
@@ -350,6 +478,7 @@ class TransportError(PososJWTError):
     def __init__(self, message: str, *, host: str, retryable: bool = True) -> None:
         self.host = host
         self.retryable = retryable
+        self.attempts = 1
         super().__init__(message)
 
 
@@ -371,6 +500,30 @@ class RequestTimeoutError(TransportError):
     def __init__(self, message: str, *, host: str, timeout: float | None) -> None:
         self.timeout = timeout
         super().__init__(message, host=host, retryable=True)
+
+
+class ProxyError(TransportError):
+    """The proxy refused the tunnel, asked for credentials, or could not be
+    reached.
+
+    Attributes:
+        proxy: The proxy URL, with any ``user:password@`` replaced by ``***@``.
+        proxy_status: The status of the proxy's response to ``CONNECT``, or
+            ``None`` when no response arrived.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        host: str,
+        proxy: str,
+        proxy_status: int | None,
+        retryable: bool,
+    ) -> None:
+        self.proxy = proxy
+        self.proxy_status = proxy_status
+        super().__init__(message, host=host, retryable=retryable)
 
 
 class TokenCheckError(PososJWTError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from ._discovery import find_credentials
+from ._retry import RetryPolicy
 from ._transport import DEFAULT_TIMEOUT
 
 
@@ -15,6 +16,9 @@ def fetch_id_token(
     token_uri: str | None = None,
     ca_bundle: str | os.PathLike[str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    proxy: str | None = None,
+    trust_env: bool = True,
+    retry: RetryPolicy | None = None,
 ) -> str:
     """Fetch a Google-signed ID token for ``client_id``.
 
@@ -31,6 +35,10 @@ def fetch_id_token(
         ca_bundle: A PEM file of CA certificates to trust instead of the
             system's.
         timeout: Seconds allowed to connect, and again for each read.
+        proxy: An ``http://[user:password@]host:port`` proxy instead of
+            ``HTTPS_PROXY``; ``""`` means no proxy.
+        trust_env: Whether to read ``HTTPS_PROXY`` and ``NO_PROXY``.
+        retry: How often and how long to retry a failure that may pass.
 
     Returns:
         The ID token, a compact JWT. It is a bearer credential: never log it.
@@ -42,7 +50,8 @@ def fetch_id_token(
         KeyFileError: The key file cannot be used.
         TokenEndpointError: The token endpoint or the metadata server rejected
             the request.
-        TransportError: The request failed below HTTP.
+        TransportError: The request failed below HTTP, or the proxy refused
+            it.
         TokenCheckError: The returned token failed its checks.
 
     Example::
@@ -54,6 +63,13 @@ def fetch_id_token(
         )
     """
     credentials = find_credentials(
-        client_id, key_file, token_uri=token_uri, ca_bundle=ca_bundle, timeout=timeout
+        client_id,
+        key_file,
+        token_uri=token_uri,
+        ca_bundle=ca_bundle,
+        timeout=timeout,
+        proxy=proxy,
+        trust_env=trust_env,
+        retry=retry,
     )
     return credentials.refresh().value

@@ -251,7 +251,7 @@ class AuthorizedHTTP:
         sent = {**(headers or {}), self.token_header: "Bearer " + token}
         limit = self.max_body_size
         try:
-            raw = self.transport.pool.request(
+            raw = self.transport.pool_for(url).request(
                 method,
                 url,
                 body=body,

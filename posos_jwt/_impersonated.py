@@ -259,7 +259,7 @@ class ImpersonatedCredentials(Credentials):
             ConfigurationError: An argument is invalid.
         """
         server = metadata_host(host)
-        metadata_transport = Transport(timeout=METADATA_TIMEOUT)
+        metadata_transport = Transport(timeout=METADATA_TIMEOUT, trust_env=False)
 
         def fetch() -> AccessToken:
             return request_access_token_from_metadata(

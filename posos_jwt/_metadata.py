@@ -129,7 +129,9 @@ class MetadataCredentials(Credentials):
     ) -> None:
         super().__init__(target_audience, clock=clock)
         self._host = metadata_host(host)
-        self._transport = Transport(timeout=timeout)
+        # The metadata server is link-local and answers with tokens in plain
+        # HTTP, so it is never reached through a proxy.
+        self._transport = Transport(timeout=timeout, trust_env=False)
 
     def __repr__(self) -> str:
         return (
@@ -245,4 +247,6 @@ def check_metadata_server(host: str, *, timeout: float = METADATA_TIMEOUT) -> No
         MetadataServerError: Something responded, but not a metadata server.
         TransportError: Nothing responded within ``timeout``.
     """
-    request_metadata(Transport(timeout=timeout), f"http://{host}/", host)
+    request_metadata(
+        Transport(timeout=timeout, trust_env=False), f"http://{host}/", host
+    )

@@ -171,7 +171,11 @@ def safe_url(url: str) -> str:
     try:
         parts = urlsplit(url)
     except ValueError:
-        return repr(url[:100])
+        # Unparsed, credentials would sit before the last "@", so hide that.
+        scheme, separator, rest = url.partition("://")
+        if "@" in rest:
+            rest = "***@" + rest.rpartition("@")[2]
+        return repr((scheme + separator + rest)[:100])
     if parts.username is None and parts.password is None:
         return url
     host = parts.netloc.rpartition("@")[2]

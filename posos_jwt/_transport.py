@@ -1,9 +1,11 @@
 """HTTPS through urllib3, with TLS always verified and timeouts always set.
 
 Every request that posos-jwt sends goes through one :class:`Transport`, so
-the trust store, the timeouts and the redirect policy are decided once, here.
-Redirects are never followed: a token endpoint or an IAP that redirects is an
-error to report, not a place to send a bearer credential.
+the trust store, the timeouts, the proxy and the redirect policy are decided
+once, here, for the token endpoint and the API alike. Redirects are never
+followed: a token endpoint or an IAP that redirects is an error to report, not
+a place to send a bearer credential. Retries happen above this layer, in
+``_retry.py``, where each attempt signs a new assertion.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,8 +30,16 @@ from urllib3.exceptions import (
     ReadTimeoutError,
     SSLError,
 )
+from urllib3.exceptions import ProxyError as Urllib3ProxyError
 
-from ._errors import ConfigurationError, RequestTimeoutError, TLSError, TransportError
+from ._errors import (
+    ConfigurationError,
+    ProxyError,
+    RequestTimeoutError,
+    TLSError,
+    TransportError,
+)
+from ._proxy import ProxySettings, proxy_settings
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +51,9 @@ while an outage is still reported quickly."""
 MAX_RESPONSE_SIZE: Final = 1024 * 1024
 """Largest response body read from a token endpoint, in bytes. A real answer
 is about 1 KB; the cap keeps a broken server from filling memory."""
+
+_TUNNEL_STATUS: Final = re.compile(r"Tunnel connection failed: (\d{3})")
+"""The text that http.client and urllib3 give a proxy's refusal of CONNECT."""
 
 CA_BUNDLE_HINT: Final = (
     "give the CA certificate that signs it with ca_bundle= (--ca-bundle on the "
@@ -109,15 +123,21 @@ def make_ssl_context(ca_bundle: str | os.PathLike[str] | None) -> ssl.SSLContext
 
 
 class Transport:
-    """One urllib3 connection pool with posos-jwt's TLS and timeout policy.
+    """One urllib3 connection pool with posos-jwt's TLS, timeout and proxy policy.
 
     Args:
         ca_bundle: A PEM file of trusted CA certificates, replacing the system
             trust store.
         timeout: Seconds allowed to connect, and again for each read.
+        proxy: An ``http://[user:password@]host:port`` proxy for every https
+            request, instead of ``HTTPS_PROXY``; ``""`` means no proxy. The
+            hosts in ``NO_PROXY`` are still reached directly.
+        trust_env: Whether to read ``HTTPS_PROXY``, ``https_proxy``,
+            ``NO_PROXY`` and ``no_proxy``. ``SSL_CERT_FILE`` is read by OpenSSL
+            whenever ``ca_bundle`` is not given, whatever this flag is.
 
     Raises:
-        ConfigurationError: ``ca_bundle`` or ``timeout`` is invalid.
+        ConfigurationError: ``ca_bundle``, ``timeout`` or ``proxy`` is invalid.
     """
 
     def __init__(
@@ -125,17 +145,51 @@ class Transport:
         *,
         ca_bundle: str | os.PathLike[str] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        proxy: str | None = None,
+        trust_env: bool = True,
     ) -> None:
         self.timeout = check_timeout(timeout)
         self.ca_bundle = None if ca_bundle is None else os.fspath(ca_bundle)
+        self.proxy: ProxySettings | None = proxy_settings(proxy, trust_env=trust_env)
+        context = make_ssl_context(ca_bundle)
+        timeouts = urllib3.Timeout(connect=self.timeout, read=self.timeout)
         self.pool = urllib3.PoolManager(
-            ssl_context=make_ssl_context(ca_bundle),
-            timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout),
-            retries=False,
+            ssl_context=context, timeout=timeouts, retries=False
         )
+        self.proxy_pool: urllib3.ProxyManager | None = None
+        if self.proxy is not None:
+            # Both pools share one TLS context and timeout, so a request to
+            # the token endpoint and one to the API follow the same policy
+            # whichever way they go.
+            self.proxy_pool = urllib3.ProxyManager(
+                self.proxy.url,
+                proxy_headers=self.proxy.headers,
+                ssl_context=context,
+                timeout=timeouts,
+                retries=False,
+            )
 
     def __repr__(self) -> str:
-        return f"Transport(ca_bundle={self.ca_bundle!r}, timeout={self.timeout})"
+        proxy = None if self.proxy is None else self.proxy.display_url
+        return (
+            f"Transport(ca_bundle={self.ca_bundle!r}, timeout={self.timeout}, "
+            f"proxy={proxy!r})"
+        )
+
+    def pool_for(self, url: str) -> urllib3.PoolManager:
+        """Return the pool that a request to ``url`` goes through.
+
+        Only https URLs go through the proxy, because the proxy comes from
+        ``HTTPS_PROXY``. Plain http is allowed only on loopback and for the
+        metadata server, which must be reached directly.
+        """
+        parts = urlsplit(url)
+        host = parts.hostname or url
+        if self.proxy_pool is not None and self.proxy is not None:
+            if parts.scheme == "https" and self.proxy.applies_to(host):
+                return self.proxy_pool
+            logger.debug("%s: connecting directly, without the proxy", host)
+        return self.pool
 
     def request(
         self,
@@ -144,8 +198,17 @@ class Transport:
         *,
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
     ) -> Response:
         """Send one request and read the whole response.
+
+        Args:
+            method: The HTTP method.
+            url: An https URL, or http on loopback.
+            body: The request body.
+            headers: The request headers.
+            timeout: Seconds allowed to connect and for each read, when
+                shorter than the transport's own timeout.
 
         Raises:
             TLSError: The server's certificate could not be verified.
@@ -154,8 +217,12 @@ class Transport:
                 ``MAX_RESPONSE_SIZE``.
         """
         host = urlsplit(url).hostname or url
+        seconds = self.timeout if timeout is None else min(timeout, self.timeout)
+        pool = self.pool_for(url)
+        if pool is self.proxy_pool and self.proxy is not None:
+            logger.debug("%s %s through proxy %s", method, host, self.proxy.display_url)
         try:
-            response = self.pool.request(
+            response = pool.request(
                 method,
                 url,
                 body=body,
@@ -163,13 +230,14 @@ class Transport:
                 redirect=False,
                 retries=False,
                 preload_content=False,
+                timeout=urllib3.Timeout(connect=seconds, read=seconds),
             )
             try:
                 data = response.read(MAX_RESPONSE_SIZE + 1)
             finally:
                 response.release_conn()
         except HTTPError as exc:
-            raise transport_error(exc, host, self.timeout) from exc
+            raise transport_error(exc, host, seconds, self.proxy) from exc
         if len(data) > MAX_RESPONSE_SIZE:
             raise TransportError(
                 f"response from {host} is larger than {MAX_RESPONSE_SIZE} bytes: "
@@ -181,14 +249,22 @@ class Transport:
         return Response(response.status, response.headers, data, host)
 
 
-def transport_error(exc: HTTPError, host: str, timeout: float) -> TransportError:
+def transport_error(
+    exc: HTTPError,
+    host: str,
+    timeout: float,
+    proxy: ProxySettings | None = None,
+) -> TransportError:
     """Translate a urllib3 exception into posos-jwt's error for it.
 
-    Only the exception's class and the reason OpenSSL or the OS gives are
-    quoted: neither ever contains a request header or body.
+    Only the exception's class, the reason OpenSSL or the OS gives, and the
+    status line of a proxy's refusal are quoted: none of them ever contains a
+    request header or body.
     """
     if isinstance(exc, MaxRetryError) and isinstance(exc.reason, HTTPError):
-        return transport_error(exc.reason, host, timeout)
+        return transport_error(exc.reason, host, timeout, proxy)
+    if isinstance(exc, Urllib3ProxyError) and proxy is not None:
+        return proxy_error(exc, host, timeout, proxy)
     if isinstance(exc, SSLError):
         return TLSError(
             f"TLS certificate of {host} could not be verified "
@@ -209,7 +285,7 @@ def transport_error(exc: HTTPError, host: str, timeout: float) -> TransportError
         else:
             step = "waiting for a response from"
         return RequestTimeoutError(
-            f"timed out after {timeout:g} s {step} {host}: check the network "
+            f"timed out after {timeout:.3g} s {step} {host}: check the network "
             "or the proxy, or raise the timeout (timeout=, --timeout)",
             host=host,
             timeout=timeout,
@@ -226,6 +302,58 @@ def transport_error(exc: HTTPError, host: str, timeout: float) -> TransportError
     )
 
 
+def proxy_error(
+    exc: Urllib3ProxyError, host: str, timeout: float, proxy: ProxySettings
+) -> TransportError:
+    """Translate a failure to open a tunnel through the proxy.
+
+    urllib3 raises its ``ProxyError`` only before the tunnel is open, so a
+    TLS or timeout failure of the server behind the proxy is not reported
+    as the proxy's.
+    """
+    cause = exc.original_error
+    where = f"proxy {proxy.display_url} (from {proxy.source})"
+    timed_out = isinstance(cause, ConnectTimeoutError | ReadTimeoutError)
+    # urllib3 derives NewConnectionError from ConnectTimeoutError.
+    if timed_out and not isinstance(cause, NewConnectionError):
+        return RequestTimeoutError(
+            f"timed out after {timeout:.3g} s waiting for {where} to open a tunnel "
+            f"to {host}: check the proxy, or raise the timeout (timeout=, "
+            "--timeout)",
+            host=host,
+            timeout=timeout,
+        )
+    match = _TUNNEL_STATUS.search(str(cause))
+    if match is None:
+        return ProxyError(
+            f"cannot connect to {where} ({_os_reason(cause)}) to reach {host}: "
+            "check the proxy URL, or bypass the proxy for this host with "
+            "NO_PROXY or ignore the environment with trust_env=False "
+            "(--no-env-proxy)",
+            host=host,
+            proxy=proxy.display_url,
+            proxy_status=None,
+            retryable=True,
+        )
+    status = int(match.group(1))
+    if status == 407:
+        hint = (
+            "give the proxy's user name and password in the proxy URL, "
+            "http://user:password@host:port, through HTTPS_PROXY or proxy="
+        )
+    else:
+        hint = f"ask the proxy's administrator to allow {host}, or add it to NO_PROXY"
+    return ProxyError(
+        f"{where} rejected the tunnel to {host} with HTTP {status}: {hint}",
+        host=host,
+        proxy=proxy.display_url,
+        proxy_status=status,
+        # A proxy that is overloaded or cannot reach the host may do better
+        # later. Any other refusal is its policy.
+        retryable=status in (502, 503, 504),
+    )
+
+
 def _ssl_reason(exc: SSLError) -> str:
     cause = exc.args[0] if exc.args else exc
     if isinstance(cause, ssl.SSLCertVerificationError):
@@ -235,7 +363,7 @@ def _ssl_reason(exc: SSLError) -> str:
     return type(cause).__name__
 
 
-def _os_reason(exc: HTTPError) -> str:
+def _os_reason(exc: BaseException) -> str:
     for arg in exc.args:
         if isinstance(arg, OSError):
             return arg.strerror or type(arg).__name__

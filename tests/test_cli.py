@@ -166,7 +166,8 @@ def test_failure_exit_codes(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     standin.push_fault("token", fault)
-    status, out, err = run(token_args(standin, key_file), capsys)
+    args = token_args(standin, key_file, "--max-attempts", "1")
+    status, out, err = run(args, capsys)
     assert status == code
     assert out == ""
     assert text in err
@@ -199,7 +200,7 @@ def test_replayed_response_exit_4(
     body = fixture_bytes("token_endpoint", name)
     kind = "text/html" if name.endswith(".html") else "application/json"
     standin.push_fault("token", Fault(status=status, body=body, content_type=kind))
-    code, out, err = run(token_args(standin, key_file), capsys)
+    code, out, err = run(token_args(standin, key_file, "--max-attempts", "1"), capsys)
     assert code == 4
     assert out == ""
     assert text in err
@@ -238,7 +239,8 @@ def test_timeout_exit_5(
     standin: GoogleStandIn, key_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     standin.push_fault("token", Fault(delay=1.5))
-    code, _, err = run(token_args(standin, key_file, "--timeout", "0.3"), capsys)
+    args = token_args(standin, key_file, "--timeout", "0.3", "--max-attempts", "1")
+    code, _, err = run(args, capsys)
     assert code == 5
     assert "timed out" in err
     assert_one_line_error(err)

@@ -17,12 +17,16 @@ import urllib3
 from posos_jwt import ConfigFile, resolve_request_url
 from posos_jwt._cli import build_parser, main
 from posos_jwt._cli._common import resolve_settings
-from posos_jwt.testing import Fault, GoogleStandIn, write_key_file
+from posos_jwt.testing import ConnectProxy, Fault, GoogleStandIn, write_key_file
 from tests.support import KEYS, SECRET_PATTERN
 
 PRODUCTION_CLIENT_ID = "5678-prod.apps.googleusercontent.com"
 
 SETTING_VARIABLES = (
+    "HTTPS_PROXY",
+    "https_proxy",
+    "NO_PROXY",
+    "no_proxy",
     "GOOGLE_APPLICATION_CREDENTIALS",
     "POSOS_CLIENT_ID",
     "POSOS_JWT_TOKEN_URI",
@@ -379,7 +383,8 @@ def test_profile_timeout_used_for_requests(
     preprod["timeout"] = 0.2
     write_config(tmp_path / "config.toml", preprod, production)
     standin.push_fault("token", Fault(delay=0.6))
-    args = ["token", "--profile", "preprod", "--config", str(tmp_path / "config.toml")]
+    config = str(tmp_path / "config.toml")
+    args = ["token", "--profile", "preprod", "--config", config, "--max-attempts", "1"]
     code, _, err = run(args, capsys)
     assert code == 5
     assert "timed out" in error_line(err)
@@ -720,19 +725,43 @@ def test_ssl_cert_file_keeps_profile_ca_bundle(
     assert out.count(".") == 2
 
 
-def test_unused_proxy_is_logged(
+def test_profile_proxy_used(
     tmp_path: Path,
     preprod: dict[str, str | float],
     production: dict[str, str | float],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    preprod["proxy"] = "http://user:secret@proxy.example:3128"
-    write_config(tmp_path / "config.toml", preprod, production)
-    args = ["token", "--config", str(tmp_path / "config.toml"), "--profile", "preprod"]
-    code, _, err = run(args, capsys)
-    assert code == 0
-    assert "the profile sets a proxy, but this version" in err
+    with ConnectProxy(username="user", password="secret") as proxy:
+        preprod["proxy"] = f"http://user:secret@127.0.0.1:{proxy.port}"
+        write_config(tmp_path / "config.toml", preprod, production)
+        config = str(tmp_path / "config.toml")
+        code, _, err = run(
+            ["-v", "token", "--config", config, "--profile", "preprod"], capsys
+        )
+        tunnels = proxy.tunnels
+    assert code == 0, err
+    assert len(tunnels) == 1
     assert "secret" not in err
+
+
+def test_environment_proxy_beats_profile(
+    tmp_path: Path,
+    preprod: dict[str, str | float],
+    production: dict[str, str | float],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    preprod["proxy"] = "http://127.0.0.1:9"
+    write_config(tmp_path / "config.toml", preprod, production)
+    with ConnectProxy() as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        config = str(tmp_path / "config.toml")
+        code, _, err = run(
+            ["token", "--config", config, "--profile", "preprod"], capsys
+        )
+        tunnels = proxy.tunnels
+    assert code == 0, err
+    assert len(tunnels) == 1
 
 
 def test_profile_base_url_reaches_api(

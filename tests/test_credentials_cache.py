@@ -14,6 +14,7 @@ from posos_jwt import (
     REFRESH_MARGIN,
     IDTokenCredentials,
     PososJWTError,
+    RetryPolicy,
     TokenEndpointError,
 )
 from posos_jwt.testing import Fault, GoogleStandIn
@@ -32,6 +33,8 @@ def credentials_for(
         token_uri=standin.token_uri,
         ca_bundle=standin.ca_bundle,
         clock=clock or ShiftedClock(),
+        # One request per fetch, so that the counts below are the cache's.
+        retry=RetryPolicy(max_attempts=1),
     )
 
 

@@ -8,8 +8,16 @@ import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Final, NoReturn, TypeVar
+from urllib.parse import urlsplit
 
-from .. import DEFAULT_TIMEOUT, ConfigFile, Profile
+from .. import (
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_RETRY_DEADLINE,
+    DEFAULT_TIMEOUT,
+    ConfigFile,
+    Profile,
+    RetryPolicy,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -140,6 +148,83 @@ def add_network_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def positive_integer(text: str) -> int:
+    """Parse a ``--max-attempts`` value."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more: {text!r}")
+    return value
+
+
+def add_proxy_and_retry_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--proxy``, ``--no-env-proxy``, ``--max-attempts`` and
+    ``--retry-deadline``."""
+    parser.add_argument(
+        "--proxy",
+        metavar="URL",
+        type=proxy_url,
+        help=(
+            "http://host:port of a proxy for every request, instead of "
+            "$HTTPS_PROXY; hosts in $NO_PROXY are still reached directly. Give "
+            "a proxy password through $HTTPS_PROXY, never here"
+        ),
+    )
+    parser.add_argument(
+        "--no-env-proxy",
+        action="store_true",
+        help="ignore HTTPS_PROXY, https_proxy, NO_PROXY and no_proxy",
+    )
+    parser.add_argument(
+        "--max-attempts",
+        metavar="N",
+        type=positive_integer,
+        default=DEFAULT_MAX_ATTEMPTS,
+        help=(
+            "token requests sent at most when the endpoint fails for a reason "
+            f"that may pass, the first included (default: {DEFAULT_MAX_ATTEMPTS})"
+        ),
+    )
+    parser.add_argument(
+        "--retry-deadline",
+        metavar="SECONDS",
+        type=positive_seconds,
+        default=DEFAULT_RETRY_DEADLINE,
+        help=(
+            "seconds from the first token request within which every attempt "
+            "must end; it also shortens the timeout of a late retry "
+            f"(default: {DEFAULT_RETRY_DEADLINE:g})"
+        ),
+    )
+
+
+def proxy_url(text: str) -> str:
+    """Parse a ``--proxy`` value, rejecting a password in it.
+
+    A command-line argument is visible to every user of the machine through
+    the process list, so a proxy password must come from the environment.
+    The message never quotes the value.
+    """
+    try:
+        password = urlsplit(text if "://" in text else "http://" + text).password
+    except ValueError:
+        password = None
+    if password is not None:
+        raise argparse.ArgumentTypeError(
+            "must not contain a password, which other users could read in the "
+            "process list: set HTTPS_PROXY=http://user:password@host:port in the "
+            "environment instead"
+        )
+    return text
+
+
+def retry_from(args: argparse.Namespace) -> RetryPolicy:
+    """Build the retry policy from ``--max-attempts`` and ``--retry-deadline``."""
+    return RetryPolicy(max_attempts=args.max_attempts, deadline=args.retry_deadline)
+
+
 def client_id_from(args: argparse.Namespace) -> str:
     """Return ``--client-id`` or ``$POSOS_CLIENT_ID``.
 
@@ -249,7 +334,11 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
     timeout: float | None = _first(
         "timeout", ("--timeout", option("timeout")), (where, in_profile("timeout"))
     )
-    # No command declares --proxy yet, so today only a profile sets proxy.
+    # HTTPS_PROXY sits between --proxy and the profile, unless --no-env-proxy
+    # says to ignore the environment's proxy variables.
+    proxy_env = None
+    if not option("no_env_proxy"):
+        proxy_env = env("https_proxy") or env("HTTPS_PROXY")
     return Settings(
         key_file=_first(
             "key_file",
@@ -277,7 +366,10 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
         ),
         timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
         proxy=_first(
-            "proxy", ("--proxy", option("proxy")), (where, in_profile("proxy"))
+            "proxy",
+            ("--proxy", option("proxy")),
+            ("$HTTPS_PROXY", proxy_env),
+            (where, in_profile("proxy")),
         ),
         base_url=_first("base_url", (where, in_profile("base_url"))),
         cache=_cache_enabled(args),

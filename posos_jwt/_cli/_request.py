@@ -14,6 +14,7 @@ from ._common import (
     add_key_file_option,
     add_network_options,
     add_profile_options,
+    add_proxy_and_retry_options,
     require_client_id,
     resolve_settings,
 )
@@ -95,6 +96,7 @@ def add_parser(subparsers: Any) -> None:
         ),
     )
     add_network_options(parser)
+    add_proxy_and_retry_options(parser)
     add_profile_options(parser)
     add_cache_option(parser)
     parser.set_defaults(run=run, impersonate=None, iam_endpoint=None)

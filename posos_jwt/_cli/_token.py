@@ -25,8 +25,10 @@ from ._common import (
     add_key_file_option,
     add_network_options,
     add_profile_options,
+    add_proxy_and_retry_options,
     require_client_id,
     resolve_settings,
+    retry_from,
 )
 
 logger = logging.getLogger(__name__)
@@ -54,6 +56,7 @@ def add_parser(subparsers: Any) -> None:
         ),
     )
     add_network_options(parser)
+    add_proxy_and_retry_options(parser)
     add_profile_options(parser)
     add_cache_option(parser)
     parser.add_argument(
@@ -162,14 +165,6 @@ def credentials_for(
         cached = cache.load_for_key_file(
             settings.key_file, client_id, token_uri=settings.token_uri
         )
-    # NOTE: a profile's proxy is resolved into settings.proxy but not used yet,
-    # because the credentials take no proxy; pass proxy=settings.proxy here
-    # once they do, and drop this warning.
-    if settings.proxy is not None:
-        logger.warning(
-            "the profile sets a proxy, but this version of posos-jwt cannot use "
-            "one: the token endpoint is contacted directly"
-        )
     credentials = find_credentials(
         client_id,
         settings.key_file,
@@ -178,6 +173,9 @@ def credentials_for(
         timeout=settings.timeout,
         impersonate=args.impersonate,
         iam_endpoint=args.iam_endpoint or DEFAULT_IAM_ENDPOINT,
+        proxy=settings.proxy,
+        trust_env=not args.no_env_proxy,
+        retry=retry_from(args),
     )
     if cached is not None:
         credentials.prime(cached)

@@ -13,12 +13,15 @@ Example::
         key_info = standin.new_account()
         # Point the client at standin.token_uri, trust standin.ca_bundle,
         # and call standin.api_url with the ID token.
+
+``ConnectProxy`` is a loopback-only CONNECT proxy for testing proxy settings.
 """
 
 from posos_jwt.testing._accounts import write_key_file
 from posos_jwt.testing._faults import Fault
 from posos_jwt.testing._iap_signer import DEFAULT_BACKEND_AUDIENCE, IAP_JWT_HEADER
 from posos_jwt.testing._metadata_server import MetadataRequest, MetadataServer
+from posos_jwt.testing._proxy import ConnectProxy, ProxyTunnel
 from posos_jwt.testing._records import ApiRequest, TokenRequest
 from posos_jwt.testing._standin import DEFAULT_IAP_CLIENT_ID, GoogleStandIn
 
@@ -27,10 +30,12 @@ __all__ = [
     "DEFAULT_IAP_CLIENT_ID",
     "IAP_JWT_HEADER",
     "ApiRequest",
+    "ConnectProxy",
     "Fault",
     "GoogleStandIn",
     "MetadataRequest",
     "MetadataServer",
+    "ProxyTunnel",
     "TokenRequest",
     "write_key_file",
 ]
