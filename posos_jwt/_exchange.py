@@ -170,8 +170,41 @@ def exchange_assertion(
         timeout=timeout,
     )
     local_time = local_clock()
-    id_token = parse_token_response(response, context=context, local_time=local_time)
+    try:
+        id_token = parse_token_response(
+            response, context=context, local_time=local_time
+        )
+    except TokenEndpointError as exc:
+        remove_echo(exc, assertion)
+        raise
     return TokenResponse(id_token, server_time(response), local_time)
+
+
+_BASE64URL_RUN: Final = re.compile(r"[A-Za-z0-9_-]{8,}")
+
+
+def remove_echo(error: TokenEndpointError, sent: str) -> None:
+    """Redact from ``error`` every piece of ``sent`` that the server echoed.
+
+    :func:`redact` finds whole JWTs by their shape, but a server may quote a
+    piece of the assertion, such as its signature. Every run of eight or more
+    base64url characters in the message that also occurs in ``sent`` is
+    replaced, so at most seven characters of the assertion can show.
+    """
+
+    def scrub(text: str) -> str:
+        def replace(match: re.Match[str]) -> str:
+            return "[redacted]" if match.group() in sent else match.group()
+
+        return _BASE64URL_RUN.sub(replace, text)
+
+    error.args = tuple(
+        scrub(arg) if isinstance(arg, str) else arg for arg in error.args
+    )
+    if error.error_description is not None:
+        error.error_description = scrub(error.error_description)
+    if error.error is not None:
+        error.error = scrub(error.error)
 
 
 def parse_token_response(
@@ -208,12 +241,24 @@ def parse_token_response(
             status=response.status,
         )
     id_token = document.get("id_token")
-    if not isinstance(id_token, str) or not id_token:
+    if "id_token" in document and (not isinstance(id_token, str) or not id_token):
+        raise TokenEndpointError(
+            f"token endpoint {response.host} returned HTTP 200 with an id_token "
+            f"that is not a non-empty string but a {type(id_token).__name__}: "
+            "check that the token endpoint URL is right",
+            status=response.status,
+        )
+    if not isinstance(id_token, str):
+        hint = ""
+        if "access_token" in document:
+            hint = (
+                "; an access_token alone means the request asked for a scope "
+                "instead of an audience"
+            )
         raise TokenEndpointError(
             f"token endpoint {response.host} returned HTTP 200 without an "
-            f"id_token (fields: {_field_names(document)}); an access_token alone "
-            "means the request asked for a scope instead of an audience, so "
-            "check the token endpoint URL",
+            f"id_token (fields: {_field_names(document)}){hint}: check the token "
+            "endpoint URL",
             status=response.status,
         )
     logger.debug("token endpoint %s returned an ID token", response.host)
@@ -228,6 +273,14 @@ def _error_from_response(
     description = _text_field(document, "error_description")
     retryable = is_retryable(response.status, error)
     retry_after = _retry_after(response, local_time) if retryable else None
+    if 300 <= response.status < 400:
+        location = _redirect_target(response)
+        return TokenEndpointError(
+            f"token endpoint {response.host} redirected with HTTP "
+            f"{response.status} to {location}, and posos-jwt never follows a "
+            "redirect with a credential: give the final token endpoint URL",
+            status=response.status,
+        )
     if error is None:
         return TokenEndpointError(
             f"token endpoint {response.host} returned HTTP {response.status}: "
@@ -249,6 +302,14 @@ def _error_from_response(
         retryable=retryable,
         retry_after=retry_after,
     )
+
+
+def _redirect_target(response: Response) -> str:
+    location = response.headers.get("Location")
+    if not location:
+        return "no Location"
+    # Only the origin and path: a query could carry anything.
+    return repr(excerpt(redact(location.split("?", 1)[0]), 100))
 
 
 def is_retryable(status: int, error: str | None) -> bool:

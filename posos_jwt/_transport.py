@@ -15,6 +15,7 @@ import math
 import os
 import re
 import ssl
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -38,6 +39,7 @@ from ._errors import (
     RequestTimeoutError,
     TLSError,
     TransportError,
+    excerpt,
 )
 from ._proxy import ProxySettings, proxy_settings
 
@@ -47,6 +49,13 @@ DEFAULT_TIMEOUT: Final = 10.0
 """Seconds allowed for connecting, and again for each read. Google's token
 endpoint answers in well under a second, so this leaves room for a slow proxy
 while an outage is still reported quickly."""
+
+MAX_TIMEOUT: Final = 3600.0
+"""Largest timeout accepted, in seconds. A token request that takes longer is
+broken, and the operating system rejects socket timeouts past a limit."""
+
+READ_CHUNK_SIZE: Final = 16 * 1024
+"""Bytes read at a time, so that the total time limit is checked between reads."""
 
 MAX_RESPONSE_SIZE: Final = 1024 * 1024
 """Largest response body read from a token endpoint, in bytes. A real answer
@@ -88,11 +97,16 @@ def check_timeout(timeout: object) -> float:
         raise ConfigurationError(
             f"timeout must be a number of seconds, not {type(timeout).__name__}"
         )
-    if not math.isfinite(timeout) or timeout <= 0:
+    try:
+        seconds = float(timeout)
+    except OverflowError:
+        seconds = math.inf
+    if not math.isfinite(seconds) or seconds <= 0 or seconds > MAX_TIMEOUT:
         raise ConfigurationError(
-            f"timeout must be a positive number of seconds, not {timeout}"
+            f"timeout must be a positive number of seconds up to {MAX_TIMEOUT:g}, "
+            f"not {seconds:g}"
         )
-    return float(timeout)
+    return seconds
 
 
 def make_ssl_context(ca_bundle: str | os.PathLike[str] | None) -> ssl.SSLContext:
@@ -108,16 +122,22 @@ def make_ssl_context(ca_bundle: str | os.PathLike[str] | None) -> ssl.SSLContext
     if ca_bundle is None:
         return ssl.create_default_context()
     path = os.fspath(ca_bundle)
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise ConfigurationError(
             f"CA bundle {path} not found: give the path of a PEM file of CA "
             "certificates"
         )
+    if not os.path.isfile(path):
+        raise ConfigurationError(
+            f"CA bundle {path} is not a regular file: give the path of a PEM "
+            "file of CA certificates"
+        )
     try:
         return ssl.create_default_context(cafile=path)
     except ssl.SSLError as exc:
+        reason = exc.reason or "no certificate could be read"
         raise ConfigurationError(
-            f"CA bundle {path} holds no usable PEM certificate ({exc.reason}): "
+            f"CA bundle {path} holds no usable PEM certificate ({reason}): "
             "give a PEM file of CA certificates"
         ) from exc
 
@@ -218,35 +238,87 @@ class Transport:
         """
         host = urlsplit(url).hostname or url
         seconds = self.timeout if timeout is None else min(timeout, self.timeout)
+        # The timeout bounds each socket read, so a server that sends one byte
+        # at a time would never trip it: the body must also arrive within
+        # connect plus read time, counted from here.
+        deadline = time.monotonic() + 2 * seconds
         pool = self.pool_for(url)
         if pool is self.proxy_pool and self.proxy is not None:
             logger.debug("%s %s through proxy %s", method, host, self.proxy.display_url)
+        # Compressed bodies are refused rather than decoded: the size limit
+        # must count what is read, not what a small body expands to.
+        sent = {"Accept-Encoding": "identity", **(headers or {})}
         try:
             response = pool.request(
                 method,
                 url,
                 body=body,
-                headers=dict(headers or {}),
+                headers=sent,
                 redirect=False,
                 retries=False,
                 preload_content=False,
+                decode_content=False,
                 timeout=urllib3.Timeout(connect=seconds, read=seconds),
             )
-            try:
-                data = response.read(MAX_RESPONSE_SIZE + 1)
-            finally:
-                response.release_conn()
+            data = _read_body(response, host, seconds, deadline)
         except HTTPError as exc:
             raise transport_error(exc, host, seconds, self.proxy) from exc
-        if len(data) > MAX_RESPONSE_SIZE:
+        logger.debug("%s %s: HTTP %d", method, host, response.status)
+        return Response(response.status, response.headers, data, host)
+
+
+def _read_body(
+    response: urllib3.BaseHTTPResponse, host: str, seconds: float, deadline: float
+) -> bytes:
+    """Read a whole body within the size limit and the deadline.
+
+    A connection whose body was not read to the end is closed rather than
+    returned to the pool, where the next request would read the rest.
+
+    Raises:
+        TransportError: The body is compressed or too large.
+        RequestTimeoutError: The deadline passed before the body ended.
+    """
+    encoding = response.headers.get("Content-Encoding", "identity").lower()
+    chunks: list[bytes] = []
+    size = 0
+    complete = False
+    try:
+        if encoding not in ("", "identity"):
             raise TransportError(
-                f"response from {host} is larger than {MAX_RESPONSE_SIZE} bytes: "
-                "check that the URL names the right server",
+                f"response from {host} is compressed ({excerpt(encoding, 40)}) "
+                "although the request asked for none: check that the URL names "
+                "the right server",
                 host=host,
                 retryable=False,
             )
-        logger.debug("%s %s: HTTP %d", method, host, response.status)
-        return Response(response.status, response.headers, data, host)
+        # read1 returns what has arrived, so the deadline is checked as often
+        # as data arrives, not once per full chunk.
+        while chunk := response.read1(READ_CHUNK_SIZE):
+            size += len(chunk)
+            if size > MAX_RESPONSE_SIZE:
+                raise TransportError(
+                    f"response from {host} is larger than {MAX_RESPONSE_SIZE} "
+                    "bytes: check that the URL names the right server",
+                    host=host,
+                    retryable=False,
+                )
+            if time.monotonic() > deadline:
+                raise RequestTimeoutError(
+                    f"timed out after {2 * seconds:.3g} s reading the response "
+                    f"from {host}, which arrived too slowly: check the network "
+                    "or the proxy, or raise the timeout (timeout=, --timeout)",
+                    host=host,
+                    timeout=seconds,
+                )
+            chunks.append(chunk)
+        complete = True
+    finally:
+        if complete:
+            response.release_conn()
+        else:
+            response.close()
+    return b"".join(chunks)
 
 
 def transport_error(
@@ -266,11 +338,7 @@ def transport_error(
     if isinstance(exc, Urllib3ProxyError) and proxy is not None:
         return proxy_error(exc, host, timeout, proxy)
     if isinstance(exc, SSLError):
-        return TLSError(
-            f"TLS certificate of {host} could not be verified "
-            f"({_ssl_reason(exc)}): {CA_BUNDLE_HINT}",
-            host=host,
-        )
+        return _tls_error(exc, host)
     # urllib3 2 derives NewConnectionError (connection refused, no route,
     # unknown host) from ConnectTimeoutError, so it is tested first.
     if isinstance(exc, NewConnectionError):
@@ -351,6 +419,30 @@ def proxy_error(
         # A proxy that is overloaded or cannot reach the host may do better
         # later. Any other refusal is its policy.
         retryable=status in (502, 503, 504),
+    )
+
+
+def _tls_error(exc: SSLError, host: str) -> TransportError:
+    cause = exc.args[0] if exc.args else exc
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return TLSError(
+            f"TLS certificate of {host} could not be verified "
+            f"({_ssl_reason(exc)}): {CA_BUNDLE_HINT}",
+            host=host,
+        )
+    reason = _ssl_reason(exc)
+    if "WRONG_VERSION_NUMBER" in reason.upper():
+        return TransportError(
+            f"{host} did not answer with TLS ({reason}): check that the URL's "
+            "port serves https, not plain http",
+            host=host,
+            retryable=False,
+        )
+    return TransportError(
+        f"TLS handshake with {host} failed ({reason}): check the URL and any "
+        "proxy or TLS inspection in between",
+        host=host,
+        retryable=False,
     )
 
 

@@ -327,3 +327,36 @@ def test_python_m_runs_cli() -> None:
     )
     assert result.returncode == 0
     assert "check-key" in result.stdout
+
+
+@pytest.mark.parametrize("position", ["before", "after"])
+def test_verbose_either_side(
+    standin: GoogleStandIn,
+    key_file: Path,
+    position: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = token_args(standin, key_file)
+    args = ["-v", *args] if position == "before" else [*args, "-v"]
+    code, _, err = run(args, capsys)
+    assert code == 0
+    assert "posos-jwt: debug: " in err
+    assert not SECRET_PATTERN.search(err)
+
+
+def test_json_rejects_nan_claim(
+    standin: GoogleStandIn, key_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    standin.push_fault("token", Fault(id_token_claims={"odd": float("nan")}))
+    code, out, err = run(token_args(standin, key_file, "--json"), capsys)
+    assert code == 6
+    assert out == ""
+    assert "NaN" in err
+    assert_one_line_error(err)
+
+
+@pytest.mark.parametrize("value", ["1e300", "3601", "nan", "inf", "0", "-1"])
+def test_timeout_out_of_range(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["token", "--timeout", value], capsys)
+    assert code == 2
+    assert_one_line_error(err)

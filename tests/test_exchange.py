@@ -129,3 +129,24 @@ def test_control_characters_replaced() -> None:
         parse_token_response(response(400, body))
     assert "\x1b" not in str(info.value)
     assert "\x07" not in str(info.value)
+
+
+def test_redirect_named() -> None:
+    redirect = Response(
+        status=302,
+        headers={"Location": "https://elsewhere.example/token?x=secret"},
+        body=b"",
+        host=HOST,
+    )
+    with pytest.raises(TokenEndpointError, match="redirected with HTTP 302") as info:
+        parse_token_response(redirect)
+    assert "elsewhere.example/token" in str(info.value)
+    assert "secret" not in str(info.value)
+
+
+@pytest.mark.parametrize("value", [b"5", b"null", b'""', b"[]"])
+def test_id_token_wrong_type(value: bytes) -> None:
+    body = b'{"id_token": ' + value + b"}"
+    with pytest.raises(TokenEndpointError, match="not a non-empty string") as info:
+        parse_token_response(response(200, body))
+    assert "access_token" not in str(info.value)

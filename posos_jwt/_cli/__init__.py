@@ -20,6 +20,7 @@ code  meaning
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 
 from .. import PososJWTError
@@ -66,6 +67,16 @@ def build_parser() -> ArgumentParser:
     subparsers.required = True
     for command in COMMANDS:
         command.add_parser(subparsers)
+    for subparser in subparsers.choices.values():
+        # -v is accepted after the subcommand too. SUPPRESS keeps a subcommand
+        # without -v from resetting a -v given before it.
+        subparser.add_argument(
+            "-v",
+            "--verbose",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="log each step of the flow on stderr (never a key or a token)",
+        )
     return parser
 
 

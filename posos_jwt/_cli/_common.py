@@ -18,6 +18,7 @@ from .. import (
     Profile,
     RetryPolicy,
 )
+from .._transport import MAX_TIMEOUT
 
 logger = logging.getLogger(__name__)
 
@@ -101,8 +102,10 @@ def positive_seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(
             f"invalid number of seconds: {text!r}"
         ) from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number: {text!r}")
+    if not value > 0 or value > MAX_TIMEOUT:
+        raise argparse.ArgumentTypeError(
+            f"must be a positive number of seconds up to {MAX_TIMEOUT:g}: {text!r}"
+        )
     return value
 
 

@@ -16,6 +16,7 @@ from .. import (
     SelfSignedCredentials,
     ServiceAccountKey,
     TokenCache,
+    TokenCheckError,
     find_credentials,
 )
 from ._common import (
@@ -198,11 +199,22 @@ def load_key(key_file: str | None) -> ServiceAccountKey:
 
 
 def token_json(token: IDToken) -> str:
-    """Format a token, its expiry and its claims as JSON."""
+    """Format a token, its expiry and its claims as JSON.
+
+    Raises:
+        TokenCheckError: A claim is NaN or infinite, which JSON cannot hold.
+    """
     document = {
         "id_token": token.value,
         "expiry": token.expiry,
         "expires_at": token.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "claims": dict(token.claims),
     }
-    return json.dumps(document, indent=2, sort_keys=True)
+    try:
+        return json.dumps(document, indent=2, sort_keys=True, allow_nan=False)
+    except ValueError:
+        raise TokenCheckError(
+            "the token has a claim that is NaN or infinite, which JSON cannot "
+            "hold: print it without --json, or check the token endpoint URL",
+            claim=None,
+        ) from None
