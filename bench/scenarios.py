@@ -156,7 +156,7 @@ def run_child(
             )
         max_rss_kib, cpu_seconds = 0, 0.0
         if usage_file.exists():
-            # The last line holds "%M %U %S": KiB, then user and system seconds.
+            # The last line contains "%M %U %S": KiB, then user and system seconds.
             fields = usage_file.read_text().splitlines()[-1].split()
             max_rss_kib = int(fields[0])
             cpu_seconds = float(fields[1]) + float(fields[2])

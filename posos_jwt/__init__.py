@@ -11,7 +11,7 @@ Identity-Aware Proxy accepts, with pyjwt, cryptography and urllib3 only::
     headers = {"Authorization": "Bearer " + credentials.get_token()}
 
 Everything public is imported here; the modules whose names start with an
-underscore are private. ``posos_jwt.testing`` holds a local stand-in for
+underscore are private. ``posos_jwt.testing`` contains a local stand-in for
 Google, for tests and the ``posos-jwt demo`` command, and is never imported by
 the code on this page.
 """

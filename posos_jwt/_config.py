@@ -9,7 +9,7 @@ A profile stores them once, with the API's base URL and the network settings::
     base_url = "https://api.preprod.posos.co"
     timeout = 20
 
-The file holds paths and URLs, never a key or a token. Every value is checked
+The file contains paths and URLs, never a key or a token. Every value is checked
 when the file is loaded, and an error names the file, the line when it can be
 found, and the fix.
 """

@@ -318,7 +318,7 @@ class IDTokenCredentials(Credentials):
     A key read from a file follows the file: when its content changes, the
     next fetch signs with the new key, without a restart. When the token
     endpoint rejects a key with ``invalid_grant``, the file is read once more
-    and the fetch is retried if it contains another key. ``_keysource.py`` says
+    and the fetch is retried if it contains another key. ``_keysource.py`` describes
     how a change is noticed.
 
     Args:

@@ -109,7 +109,7 @@ def excerpt(text: str, limit: int = EXCERPT_LENGTH) -> str:
     """Shorten ``text`` to one printable line of at most ``limit`` characters.
 
     Control characters become ``?``, because server text ends up on a
-    terminal, where an escape sequence could rewrite what the user sees.
+    terminal, where an escape sequence could rewrite the text on the screen.
     """
     printable = "".join(
         char if char.isprintable() or char.isspace() else "?" for char in text
@@ -315,7 +315,7 @@ class TokenCacheError(ConfigurationError):
 
 
 class TokenEndpointError(PososJWTError):
-    """The token endpoint rejected the request or returned an unusable answer.
+    """The token endpoint rejected the request or returned an unusable response.
 
     Attributes:
         status: The HTTP status of the response.
@@ -491,7 +491,7 @@ class TLSError(TransportError):
 
 
 class RequestTimeoutError(TransportError):
-    """The server did not answer within the timeout.
+    """The server did not respond within the timeout.
 
     Attributes:
         timeout: The timeout that expired, in seconds.

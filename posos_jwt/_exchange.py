@@ -1,6 +1,6 @@
 """Exchange a signed assertion for an ID token at the token endpoint.
 
-Google's token endpoint answers a jwt-bearer grant that carries
+Google's token endpoint responds to a jwt-bearer grant that carries
 ``target_audience`` with ``{"id_token": "..."}`` and nothing else. Errors are
 RFC 6749 section 5.2 objects with ``error`` and ``error_description``, and
 the answers that Google documents for service accounts become typed errors with
@@ -116,13 +116,13 @@ def redact(text: str) -> str:
     """Replace anything shaped like a JWT in ``text`` with ``[redacted JWT]``.
 
     A server or proxy may echo the request in an error page, and the request
-    holds the signed assertion, so no response text is quoted without this.
+    contains the signed assertion, so no response text is quoted without this.
     """
     return _JWT_PATTERN.sub("[redacted JWT]", text)
 
 
 def request_id_token(transport: Transport, token_uri: str, assertion: str) -> str:
-    """POST the assertion and return the ``id_token`` string of the answer.
+    """POST the assertion and return the ``id_token`` string of the response.
 
     Raises:
         TokenEndpointError: The endpoint rejected the request or returned no

@@ -45,7 +45,7 @@ def fetch_id_token(
 
     Raises:
         NoCredentialsError: No key file is given or set, and no metadata
-            server answered.
+            server responded.
         ConfigurationError: An argument is invalid.
         KeyFileError: The key file cannot be used.
         TokenEndpointError: The token endpoint or the metadata server rejected

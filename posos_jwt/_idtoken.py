@@ -1,7 +1,7 @@
 """Check the ID token that the token endpoint returned.
 
 The token's signature is not verified here. It arrived over TLS that was
-verified, straight from the token endpoint that posos-jwt chose, in answer to
+verified, straight from the token endpoint that posos-jwt chose, in response to
 a request that only the key's owner can sign, so forgery is not the risk. The
 checks catch a mixed-up or stale answer instead: a token for another audience
 or another account, or one that has already expired. To verify a token that

@@ -129,7 +129,7 @@ class MetadataCredentials(Credentials):
     ) -> None:
         super().__init__(target_audience, clock=clock)
         self._host = metadata_host(host)
-        # The metadata server is link-local and answers with tokens in plain
+        # The metadata server is link-local and returns tokens in plain
         # HTTP, so it is never reached through a proxy.
         self._transport = Transport(timeout=timeout, trust_env=False)
 
@@ -241,7 +241,7 @@ def check_metadata_server(host: str, *, timeout: float = METADATA_TIMEOUT) -> No
     """Check that a Google metadata server responds at ``host``.
 
     The server's root path returns a short listing with ``Metadata-Flavor:
-    Google``, so one GET tells a metadata server from anything else.
+    Google``, so one GET distinguishes a metadata server from anything else.
 
     Raises:
         MetadataServerError: Something responded, but not a metadata server.

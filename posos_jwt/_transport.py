@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT: Final = 10.0
 """Seconds allowed for connecting, and again for each read. Google's token
-endpoint answers in well under a second, so this leaves room for a slow proxy
+endpoint responds in well under a second, so this leaves room for a slow proxy
 while an outage is still reported quickly."""
 
 MAX_TIMEOUT: Final = 3600.0
@@ -58,7 +58,7 @@ READ_CHUNK_SIZE: Final = 16 * 1024
 """Bytes read at a time, so that the total time limit is checked between reads."""
 
 MAX_RESPONSE_SIZE: Final = 1024 * 1024
-"""Largest response body read from a token endpoint, in bytes. A real answer
+"""Largest response body read from a token endpoint, in bytes. A real response
 is about 1 KB; the cap keeps a broken server from filling memory."""
 
 _TUNNEL_STATUS: Final = re.compile(r"Tunnel connection failed: (\d{3})")
@@ -78,7 +78,7 @@ class Response:
         status: The HTTP status code.
         headers: The response headers, with case-insensitive names.
         body: The body, at most ``MAX_RESPONSE_SIZE`` bytes.
-        host: The host that answered, for messages.
+        host: The host that responded, for messages.
     """
 
     status: int
@@ -117,7 +117,7 @@ def make_ssl_context(ca_bundle: str | os.PathLike[str] | None) -> ssl.SSLContext
     certificates in that file are trusted. Verification cannot be turned off.
 
     Raises:
-        ConfigurationError: The CA bundle is missing or holds no certificate.
+        ConfigurationError: The CA bundle is missing or contains no certificate.
     """
     if ca_bundle is None:
         return ssl.create_default_context()
@@ -137,7 +137,7 @@ def make_ssl_context(ca_bundle: str | os.PathLike[str] | None) -> ssl.SSLContext
     except ssl.SSLError as exc:
         reason = exc.reason or "no certificate could be read"
         raise ConfigurationError(
-            f"CA bundle {path} holds no usable PEM certificate ({reason}): "
+            f"CA bundle {path} contains no valid PEM certificate ({reason}): "
             "give a PEM file of CA certificates"
         ) from exc
 
@@ -433,7 +433,7 @@ def _tls_error(exc: SSLError, host: str) -> TransportError:
     reason = _ssl_reason(exc)
     if "WRONG_VERSION_NUMBER" in reason.upper():
         return TransportError(
-            f"{host} did not answer with TLS ({reason}): check that the URL's "
+            f"{host} did not respond with TLS ({reason}): check that the URL's "
             "port serves https, not plain http",
             host=host,
             retryable=False,

@@ -65,7 +65,7 @@ def resolve_request_url(
 
     Raises:
         RequestTargetError: The target or the base URL is rejected; ``reason``
-            says why.
+            gives the cause.
 
     Example::
 

@@ -1,4 +1,4 @@
-"""Parsing the token endpoint's answers, replayed from vendor_fixtures/."""
+"""Parsing the token endpoint's responses, replayed from vendor_fixtures/."""
 
 from __future__ import annotations
 

@@ -259,7 +259,7 @@ def test_ssl_cert_file_honoured(
 
 @pytest.mark.parametrize(
     ("ca_bundle", "message"),
-    [("/nonexistent/ca.pem", "not found"), (__file__, "no usable PEM")],
+    [("/nonexistent/ca.pem", "not found"), (__file__, "no valid PEM")],
 )
 def test_bad_ca_bundle(
     standin: GoogleStandIn, key_file: Path, ca_bundle: str, message: str

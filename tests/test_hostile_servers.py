@@ -129,7 +129,7 @@ def test_plain_http_on_https_url(
 
     url = raw_server(answer_plainly, read_first=False)
     url = url.replace("http://", "https://")
-    with pytest.raises(TransportError, match="did not answer with TLS"):
+    with pytest.raises(TransportError, match="did not respond with TLS"):
         credentials(key_file, url, timeout=5).get_token()
 
 

@@ -39,6 +39,6 @@ def test_ca_bundle_fifo(tmp_path: Path) -> None:
 def test_ca_bundle_broken_pem(tmp_path: Path) -> None:
     path = tmp_path / "ca.pem"
     path.write_text("-----BEGIN CERTIFICATE-----\nbroken\n-----END CERTIFICATE-----\n")
-    with pytest.raises(ConfigurationError, match="no usable PEM certificate") as info:
+    with pytest.raises(ConfigurationError, match="no valid PEM certificate") as info:
         Transport(ca_bundle=path)
     assert "(None)" not in str(info.value)

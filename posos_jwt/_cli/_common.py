@@ -338,7 +338,7 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
         "timeout", ("--timeout", option("timeout")), (where, in_profile("timeout"))
     )
     # HTTPS_PROXY sits between --proxy and the profile, unless --no-env-proxy
-    # says to ignore the environment's proxy variables.
+    # turns the environment's proxy variables off.
     proxy_env = None
     if not option("no_env_proxy"):
         proxy_env = env("https_proxy") or env("HTTPS_PROXY")
