@@ -23,3 +23,15 @@ def key_info(name: str) -> dict[str, str]:
     """Return a test key file from vendor_fixtures/keys/ as a mapping."""
     info: dict[str, str] = json.loads((KEYS / name).read_text())
     return info
+
+
+def google_auth_reads_jwks() -> bool:
+    """Tell whether google-auth can read a JWKS with this pyjwt.
+
+    google-auth's ``verify_token`` reads ``PyJWK.algorithm_name``, which
+    pyjwt 2.8 lacks, so the JWKS checks run from pyjwt 2.9 on.
+    """
+    import jwt
+
+    key = jwt.PyJWK({"kty": "oct", "k": "c2VjcmV0", "alg": "HS256"})
+    return hasattr(key, "algorithm_name")

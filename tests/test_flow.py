@@ -6,7 +6,6 @@ import json
 import time
 from pathlib import Path
 
-import jwt
 import pytest
 import urllib3
 
@@ -23,7 +22,7 @@ from posos_jwt import (
 )
 from posos_jwt.testing import Fault, GoogleStandIn
 from tests.clocks import ShiftedClock
-from tests.support import fixture_bytes
+from tests.support import fixture_bytes, google_auth_reads_jwks
 
 ONE_ATTEMPT = RetryPolicy(max_attempts=1)
 
@@ -72,16 +71,11 @@ def test_fetch_id_token_from_environment(
     assert call_api(standin, token).status == 200
 
 
-def pyjwk_has_algorithm_name() -> bool:
-    key = jwt.PyJWK({"kty": "oct", "k": "c2VjcmV0", "alg": "HS256"})
-    return hasattr(key, "algorithm_name")
-
-
 GOOGLE_AUTH_CERTS = [
     pytest.param(
         "jwks",
         marks=pytest.mark.skipif(
-            not pyjwk_has_algorithm_name(),
+            not google_auth_reads_jwks(),
             reason="google-auth reads JWKS through PyJWK.algorithm_name (pyjwt 2.9+)",
         ),
     ),
