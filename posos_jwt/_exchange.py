@@ -105,6 +105,10 @@ class TokenResponse:
         )
 
 
+MAX_RETRY_AFTER_DIGITS: Final = 10
+"""Digits of a ``Retry-After`` read as a number; longer ones count as infinite,
+which the retry policy caps like any long wait."""
+
 _HTML_BLOCK: Final = re.compile(r"<(style|script)\b.*?</\1\s*>", re.I | re.S)
 _HTML_TAG: Final = re.compile(r"<[^>]*>")
 # Any base64url run that starts like a JSON object ("{"" encodes to "eyJ"),
@@ -463,6 +467,10 @@ def parse_http_date(value: str) -> float | None:
         moment = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
+    # email.utils turns a year below 100 into 19xx or 20xx, so "0001" would
+    # read as 2001: the year written must be the year parsed.
+    if str(moment.year) not in re.findall(r"\b\d{4}\b", value):
+        return None
     if moment.tzinfo is None:
         # "-0000" and obsolete forms without a zone: HTTP dates are always GMT.
         moment = moment.replace(tzinfo=datetime.UTC)
@@ -478,8 +486,10 @@ def _retry_after(response: Response, local_time: float) -> float | None:
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    # str.isdigit accepts digits of other scripts ("²") that float rejects, so
+    # only ASCII digits count, and a cap keeps int() from a huge string.
+    if value.isascii() and value.isdigit():
+        return float(value) if len(value) <= MAX_RETRY_AFTER_DIGITS else math.inf
     moment = parse_http_date(value)
     if moment is None:
         return None

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from typing import Final
 from urllib.parse import urlencode
 
@@ -91,14 +92,26 @@ def check_metadata_host(value: str, *, source: str) -> str:
         ConfigurationError: It is not.
     """
     host = value.strip()
-    bad = not host or any(character in host for character in "/@?# ")
-    if bad or host.startswith(":") or host.endswith(":"):
+    if not _HOST_PORT.fullmatch(host) or not _port_is_valid(host):
         raise ConfigurationError(
             f"metadata server {value[:100]!r} from {source} is not a host or "
-            "host:port: give a value such as metadata.google.internal or "
-            "127.0.0.1:8080, without http://"
+            "host:port with a port from 1 to 65535: give a value such as "
+            "metadata.google.internal or 127.0.0.1:8080, without http://"
         )
     return host
+
+
+# A DNS name or IPv4 address, or a bracketed IPv6 address, and an optional port.
+_HOST_PORT: Final = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?"
+)
+
+
+def _port_is_valid(host: str) -> bool:
+    _, colon, port = host.rpartition(":")
+    if not colon or port.endswith("]") or not port.isdigit():
+        return True
+    return 1 <= int(port) <= 65535
 
 
 class MetadataCredentials(Credentials):

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final, TypeVar
 
+from ._deadline import deadline
 from ._errors import ConfigurationError, TokenEndpointError, TransportError
 
 logger = logging.getLogger(__name__)
@@ -64,9 +65,9 @@ class RetryPolicy:
     ``Retry-After`` header, capped at ``max_retry_after``, replaces a shorter
     wait. Attempts run within ``deadline`` seconds of the first request: each
     one's timeout is cut to the time left, and no retry starts when less than
-    ``MIN_ATTEMPT_TIME`` would be left after its wait. urllib3 applies a
-    read timeout to each read, so a server that sends a byte at a time can
-    still hold one read until the timeout.
+    ``MIN_ATTEMPT_TIME`` would be left after its wait. The time left also
+    bounds every socket read of an attempt, so a server that sends one byte at
+    a time cannot hold it past the deadline.
 
     Attributes:
         max_attempts: Requests sent at most, the first included; 1 turns
@@ -140,8 +141,11 @@ def call_with_retries(attempt: Callable[[float], T], policy: RetryPolicy) -> T:
     while True:
         try:
             time_left = policy.deadline - (policy.monotonic() - started)
-            # A sleep that overran must not leave a timeout of 0 or less.
-            return attempt(max(time_left, MIN_ATTEMPT_TIME))
+            # A sleep that overran must not leave a timeout of 0 or less. The
+            # socket deadline also stops a server that keeps sending slowly.
+            seconds = max(time_left, MIN_ATTEMPT_TIME)
+            with deadline(seconds):
+                return attempt(seconds)
         except (TokenEndpointError, TransportError) as exc:
             wait = _wait_before_retry(exc, number, policy, started)
             if wait is None:

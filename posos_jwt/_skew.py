@@ -24,6 +24,11 @@ from ._clock import Clock
 
 logger = logging.getLogger(__name__)
 
+MAX_OFFSET: Final = 24 * 3600.0
+"""Largest offset adopted, in seconds. A clock a day off is broken beyond what
+an offset should hide, and a ``Date`` that far away more likely comes from a
+wrong server than from a wrong local clock."""
+
 SKEW_TOLERANCE: Final = 10.0
 """Seconds by which the two clocks may differ before posos-jwt corrects its
 own. A ``Date`` header has a resolution of one second and the response takes
@@ -87,6 +92,17 @@ class CorrectedClock:
         if server_time is None:
             return False
         measured = server_time + DATE_RESOLUTION / 2 - local_time
+        if abs(measured) > MAX_OFFSET:
+            logger.warning(
+                "token endpoint %s sent a Date header %.0f s away from this "
+                "machine's clock, more than the %.0f s that posos-jwt corrects: "
+                "the offset is not adopted; check this machine's clock and the "
+                "token endpoint URL",
+                host,
+                measured,
+                MAX_OFFSET,
+            )
+            return False
         with self._lock:
             if abs(measured - self._offset) <= SKEW_TOLERANCE:
                 return False

@@ -33,6 +33,8 @@ from urllib3.exceptions import (
 )
 from urllib3.exceptions import ProxyError as Urllib3ProxyError
 
+from ._deadline import POOL_CLASSES_BY_SCHEME
+from ._deadline import deadline as request_deadline
 from ._errors import (
     ConfigurationError,
     ProxyError,
@@ -176,6 +178,7 @@ class Transport:
         self.pool = urllib3.PoolManager(
             ssl_context=context, timeout=timeouts, retries=False
         )
+        self.pool.pool_classes_by_scheme = POOL_CLASSES_BY_SCHEME
         self.proxy_pool: urllib3.ProxyManager | None = None
         if self.proxy is not None:
             # Both pools share one TLS context and timeout, so a request to
@@ -188,6 +191,7 @@ class Transport:
                 timeout=timeouts,
                 retries=False,
             )
+            self.proxy_pool.pool_classes_by_scheme = POOL_CLASSES_BY_SCHEME
 
     def __repr__(self) -> str:
         proxy = None if self.proxy is None else self.proxy.display_url
@@ -239,9 +243,10 @@ class Transport:
         host = urlsplit(url).hostname or url
         seconds = self.timeout if timeout is None else min(timeout, self.timeout)
         # The timeout bounds each socket read, so a server that sends one byte
-        # at a time would never trip it: the body must also arrive within
-        # connect plus read time, counted from here.
-        deadline = time.monotonic() + 2 * seconds
+        # at a time would never trip it: the whole response must also arrive
+        # within connect plus read time, counted from here.
+        limit = 2 * seconds
+        deadline = time.monotonic() + limit
         pool = self.pool_for(url)
         if pool is self.proxy_pool and self.proxy is not None:
             logger.debug("%s %s through proxy %s", method, host, self.proxy.display_url)
@@ -249,18 +254,19 @@ class Transport:
         # must count what is read, not what a small body expands to.
         sent = {"Accept-Encoding": "identity", **(headers or {})}
         try:
-            response = pool.request(
-                method,
-                url,
-                body=body,
-                headers=sent,
-                redirect=False,
-                retries=False,
-                preload_content=False,
-                decode_content=False,
-                timeout=urllib3.Timeout(connect=seconds, read=seconds),
-            )
-            data = _read_body(response, host, seconds, deadline)
+            with request_deadline(limit):
+                response = pool.request(
+                    method,
+                    url,
+                    body=body,
+                    headers=sent,
+                    redirect=False,
+                    retries=False,
+                    preload_content=False,
+                    decode_content=False,
+                    timeout=urllib3.Timeout(connect=seconds, read=seconds),
+                )
+                data = _read_body(response, host, seconds, deadline)
         except HTTPError as exc:
             raise transport_error(exc, host, seconds, self.proxy) from exc
         logger.debug("%s %s: HTTP %d", method, host, response.status)

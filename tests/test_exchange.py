@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from posos_jwt import TokenEndpointError
-from posos_jwt._exchange import parse_token_response, redact
+from posos_jwt._exchange import parse_http_date, parse_token_response, redact
 from posos_jwt._transport import Response
 from tests.support import fixture_bytes
 
@@ -150,3 +152,33 @@ def test_id_token_wrong_type(value: bytes) -> None:
     with pytest.raises(TokenEndpointError, match="not a non-empty string") as info:
         parse_token_response(response(200, body))
     assert "access_token" not in str(info.value)
+
+
+def retry_response(retry_after: str, date: str | None = None) -> Response:
+    headers = {"Retry-After": retry_after}
+    if date is not None:
+        headers["Date"] = date
+    return Response(status=503, headers=headers, body=b"", host=HOST)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("5", 5.0), ("²", None), ("٣", None), ("-1", None), ("9" * 400, math.inf)],
+)
+def test_retry_after_values(value: str, expected: float | None) -> None:
+    with pytest.raises(TokenEndpointError) as info:
+        parse_token_response(retry_response(value))
+    assert info.value.retry_after == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ("Fri, 04 Dec 2026 16:00:00 GMT", True),
+        ("Mon, 01 Jan 0001 00:00:00 GMT", False),
+        ("Mon, 01 Jan 01 00:00:00 GMT", False),
+        ("garbage", False),
+    ],
+)
+def test_http_date_years(value: str, valid: bool) -> None:
+    assert (parse_http_date(value) is not None) is valid

@@ -99,7 +99,22 @@ def test_dripping_body_times_out(
 
     url = raw_server(drip)
     started = time.monotonic()
-    with pytest.raises(RequestTimeoutError, match="arrived too slowly"):
+    with pytest.raises(RequestTimeoutError, match="timed out"):
+        credentials(key_file, url, timeout=0.5).get_token()
+    assert time.monotonic() - started < 5
+
+
+def test_dripping_headers_time_out(
+    raw_server: Callable[..., str], key_file: Path
+) -> None:
+    def drip_headers(connection: socket.socket, request: bytes) -> None:
+        for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"y" * 100:
+            connection.sendall(bytes([byte]))
+            time.sleep(0.1)
+
+    url = raw_server(drip_headers)
+    started = time.monotonic()
+    with pytest.raises(RequestTimeoutError, match="timed out"):
         credentials(key_file, url, timeout=0.5).get_token()
     assert time.monotonic() - started < 5
 
@@ -161,3 +176,26 @@ def test_partial_assertion_echo_redacted(
     assert len(signatures) == 1
     for start in range(0, 200, 8):
         assert signatures[0][start : start + 8] not in shown
+
+
+def test_retry_deadline_bounds_dripping(
+    raw_server: Callable[..., str], key_file: Path
+) -> None:
+    def drip(connection: socket.socket, request: bytes) -> None:
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+        for _ in range(100):
+            connection.sendall(b"x")
+            time.sleep(0.1)
+
+    url = raw_server(drip)
+    slow = IDTokenCredentials.from_service_account_file(
+        key_file,
+        target_audience="123-abc.apps.googleusercontent.com",
+        token_uri=url,
+        timeout=10,
+        retry=RetryPolicy(max_attempts=1, deadline=1.5),
+    )
+    started = time.monotonic()
+    with pytest.raises(RequestTimeoutError, match="timed out"):
+        slow.get_token()
+    assert time.monotonic() - started < 5

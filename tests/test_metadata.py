@@ -165,7 +165,19 @@ def test_metadata_host_sources(
 
 @pytest.mark.parametrize(
     "value",
-    ["http://127.0.0.1:8080", "127.0.0.1/path", "user@host", "host:", ":8080", ""],
+    [
+        "http://127.0.0.1:8080",
+        "127.0.0.1/path",
+        "user@host",
+        "host:",
+        ":8080",
+        "",
+        "127.0.0.1:abc",
+        "127.0.0.1:99999",
+        "127.0.0.1:0",
+        "127.0.0.1\\x",
+        "host name",
+    ],
 )
 def test_metadata_host_rejects(value: str) -> None:
     with pytest.raises(ConfigurationError, match="is not a host or host:port"):

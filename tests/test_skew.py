@@ -190,3 +190,12 @@ def test_time_zone_has_no_effect(
     token = credentials.get_id_token()
     assert abs(credentials.clock_offset - offset) < MARGIN
     assert abs(token.expiry - (time.time() + offset + 3600)) < 60
+
+
+@pytest.mark.parametrize("offset", [-2 * 86400, 365 * 86400])
+def test_far_date_not_adopted(offset: float, caplog: pytest.LogCaptureFixture) -> None:
+    clock = CorrectedClock(ShiftedClock())
+    now = time.time()
+    assert not clock.adopt(now, now + offset, "tokens.example")
+    assert clock.offset == 0.0
+    assert "is not adopted" in caplog.text
