@@ -32,6 +32,7 @@ from urllib3.exceptions import (
 )
 from urllib3.exceptions import ProxyError as Urllib3ProxyError
 
+from ._defaults import DEFAULT_TIMEOUT
 from ._errors import (
     ConfigurationError,
     ProxyError,
@@ -42,11 +43,6 @@ from ._errors import (
 from ._proxy import ProxySettings, proxy_settings
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_TIMEOUT: Final = 10.0
-"""Seconds allowed for connecting, and again for each read. Google's token
-endpoint answers in well under a second, so this leaves room for a slow proxy
-while an outage is still reported quickly."""
 
 MAX_RESPONSE_SIZE: Final = 1024 * 1024
 """Largest response body read from a token endpoint, in bytes. A real answer
