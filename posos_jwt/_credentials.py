@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from ._assertion import check_client_id
 from ._clock import SYSTEM_CLOCK, Clock
+from ._defaults import DEFAULT_TIMEOUT
 from ._errors import PososJWTError, TokenEndpointError
 from ._idtoken import IDToken, check_id_token, format_utc
 from ._keyfile import ServiceAccountKey
@@ -26,7 +27,7 @@ from ._retry import RetryPolicy
 from ._skew import CorrectedClock
 from ._token_request import request_token
 from ._token_uri import resolve_token_uri
-from ._transport import DEFAULT_TIMEOUT, Transport
+from ._transport import Transport
 
 logger = logging.getLogger(__name__)
 

@@ -20,24 +20,15 @@ import os
 from typing import Any
 
 from ._credentials import Credentials, IDTokenCredentials
+from ._defaults import DEFAULT_IAM_ENDPOINT, DEFAULT_TIMEOUT
 from ._errors import (
     MetadataServerError,
     NoCredentialsError,
     RequestTimeoutError,
     TransportError,
 )
-from ._impersonated import DEFAULT_IAM_ENDPOINT, ImpersonatedCredentials
 from ._keyfile import CREDENTIALS_ENV, ServiceAccountKey
-from ._metadata import (
-    FLAVOR_HEADER,
-    FLAVOR_VALUE,
-    METADATA_TIMEOUT,
-    MetadataCredentials,
-    check_metadata_server,
-    metadata_host,
-)
 from ._retry import RetryPolicy
-from ._transport import DEFAULT_TIMEOUT
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +104,8 @@ def find_credentials(
     else:
         logger.debug("using the key file %s passed explicitly", os.fspath(key_file))
     options: dict[str, Any] = {"ca_bundle": ca_bundle, "timeout": timeout}
+    # The impersonation and metadata-server modules are imported only on the
+    # branches that use them, so that a key file alone does not load them.
     if key_file is not None:
         if impersonate is None:
             return IDTokenCredentials.from_service_account_file(
@@ -124,6 +117,8 @@ def find_credentials(
                 retry=retry,
                 **options,
             )
+        from ._impersonated import ImpersonatedCredentials
+
         return ImpersonatedCredentials.from_service_account_key(
             ServiceAccountKey.from_file(key_file),
             impersonate,
@@ -135,7 +130,11 @@ def find_credentials(
     host = probe_metadata_server(metadata_server)
     logger.debug("using the metadata server %s", host)
     if impersonate is None:
+        from ._metadata import MetadataCredentials
+
         return MetadataCredentials(target_audience, host=host, timeout=timeout)
+    from ._impersonated import ImpersonatedCredentials
+
     return ImpersonatedCredentials.from_metadata_server(
         impersonate, target_audience, host=host, iam_endpoint=iam_endpoint, **options
     )
@@ -148,6 +147,8 @@ def probe_metadata_server(override: str | None) -> str:
         NoCredentialsError: No metadata server responded, so no source is left.
         ConfigurationError: ``override`` or ``GCE_METADATA_HOST`` is invalid.
     """
+    from ._metadata import METADATA_TIMEOUT, check_metadata_server, metadata_host
+
     host = metadata_host(override)
     try:
         check_metadata_server(host, timeout=METADATA_TIMEOUT)
@@ -162,6 +163,8 @@ def probe_metadata_server(override: str | None) -> str:
 
 
 def _short_reason(exc: MetadataServerError | TransportError) -> str:
+    from ._metadata import FLAVOR_HEADER, FLAVOR_VALUE
+
     if isinstance(exc, MetadataServerError):
         return (
             f"HTTP {exc.status} without '{FLAVOR_HEADER}: {FLAVOR_VALUE}', so not "

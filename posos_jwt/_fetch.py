@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 
+from ._defaults import DEFAULT_TIMEOUT
 from ._discovery import find_credentials
 from ._retry import RetryPolicy
-from ._transport import DEFAULT_TIMEOUT
 
 
 def fetch_id_token(

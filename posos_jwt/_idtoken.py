@@ -6,17 +6,30 @@ a request that only the key's owner can sign, so forgery is not the risk. The
 checks catch a mixed-up or stale answer instead: a token for another audience
 or another account, or one that has already expired. To verify a token that
 arrived from anywhere else, check its signature against Google's keys.
+
+:func:`decode_unverified` splits and decodes the token itself instead of
+calling pyjwt, because importing pyjwt takes longer than the whole token
+request (see ``_assertion.py`` for the measurement). Since it only decodes, no
+header field chooses an algorithm or a key here. It is at least as strict as
+pyjwt 2.15's unverified decode: three segments, each in the base64url alphabet,
+unpadded and canonical, and a header and a payload that are UTF-8 JSON objects.
+It rejects what pyjwt accepts in four cases: ``=`` padding, which RFC 7515
+(section 2) omits, JSON in UTF-16 or UTF-32 or after a byte order mark, which
+RFC 7515 excludes by encoding the header as UTF-8, any ``crit`` header, whose
+extensions RFC 7515 (section 4.1.11) requires a reader to understand, and a
+token longer than :data:`MAX_TOKEN_LENGTH`. ``tests/test_jwt_decoder.py``
+compares the two decoders on good and bad tokens.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeGuard
-
-import jwt
 
 from ._errors import TokenCheckError
 
@@ -24,6 +37,15 @@ MAX_EXPIRY_AHEAD: Final = 24 * 3600
 """Seconds after now beyond which an ``exp`` is rejected. Google issues
 one-hour ID tokens, so an expiry a day ahead means a wrong server or a wrong
 clock, and caching such a token would keep it past its real life."""
+
+MAX_TOKEN_LENGTH: Final = 16 * 1024
+"""Longest token decoded, in characters. Google's ID tokens are about 1,000
+characters, so a longer one is not an ID token, and the cap bounds the work
+spent on a wrong answer."""
+
+_BASE64URL_ALPHABET: Final = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+)
 
 CLOCK_LEEWAY: Final = 60
 """Seconds by which the token's ``iat`` may lie in the future: clocks of
@@ -77,18 +99,75 @@ def decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Decode a JWT's header and claims without checking its signature.
 
     Raises:
-        TokenCheckError: ``token`` is not a JWT with a JSON object payload.
+        TokenCheckError: ``token`` is not a compact JWT of three base64url
+            segments whose header and payload are JSON objects, or it is
+            longer than :data:`MAX_TOKEN_LENGTH`.
     """
+    if not isinstance(token, str):
+        raise _malformed(f"it is a {type(token).__name__}, not a string")
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise _malformed(
+            f"it is {len(token)} characters long, more than the {MAX_TOKEN_LENGTH} "
+            "accepted"
+        )
+    segments = token.split(".")
+    if len(segments) != 3:
+        raise _malformed(f"it has {len(segments)} dot-separated segments, not 3")
+    header = _decode_json_segment(segments[0], "header")
+    claims = _decode_json_segment(segments[1], "payload")
     try:
-        header = jwt.get_unverified_header(token)
-        claims = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError as exc:
-        raise TokenCheckError(
-            f"the returned ID token is not a valid JWT ({type(exc).__name__}): "
-            "check that the token endpoint URL is right",
-            claim=None,
-        ) from None
+        _decode_base64url(segments[2])
+    except ValueError:
+        raise _malformed("its signature is not unpadded base64url") from None
+    _check_header(header)
     return header, claims
+
+
+def _decode_json_segment(segment: str, name: str) -> dict[str, Any]:
+    try:
+        document = json.loads(_decode_base64url(segment).decode("utf-8"))
+    except (ValueError, RecursionError):
+        # ValueError covers invalid base64url, UTF-8 and JSON, including
+        # integers longer than Python's int_max_str_digits.
+        document = None
+    if not isinstance(document, dict):
+        # The segment is never quoted: the payload belongs to a bearer token.
+        raise _malformed(f"its {name} is not a base64url-encoded JSON object")
+    return document
+
+
+def _decode_base64url(segment: str) -> bytes:
+    """Decode unpadded base64url in its canonical form, or raise ValueError.
+
+    ``base64.urlsafe_b64decode`` skips characters outside the alphabet and
+    ignores set bits after the last whole byte, so it alone would let two
+    different segments decode to the same bytes.
+    """
+    if len(segment) % 4 == 1 or not _BASE64URL_ALPHABET.issuperset(segment):
+        raise ValueError("not unpadded base64url")
+    data = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    if base64.urlsafe_b64encode(data).rstrip(b"=") != segment.encode("ascii"):
+        raise ValueError("base64url with set bits after the last byte")
+    return data
+
+
+def _check_header(header: Mapping[str, Any]) -> None:
+    # The same header rules as pyjwt's unverified decode, except that every
+    # crit is rejected, because this reader understands no extension.
+    if "kid" in header and not isinstance(header["kid"], str):
+        raise _malformed("its header kid is not a string")
+    if "crit" in header:
+        raise _malformed("its header has crit, and no critical extension is supported")
+    if header.get("b64") is False:
+        raise _malformed("its header sets b64 to false, for a detached payload")
+
+
+def _malformed(reason: str) -> TokenCheckError:
+    return TokenCheckError(
+        f"the returned ID token is not a valid JWT ({reason}): check that the "
+        "token endpoint URL is right",
+        claim=None,
+    )
 
 
 def check_id_token(

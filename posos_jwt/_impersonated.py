@@ -29,11 +29,10 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote, urlencode, urlsplit
 
-import jwt
-
-from ._assertion import ASSERTION_LIFETIME, GOOGLE_TOKEN_AUDIENCE
+from ._assertion import ASSERTION_LIFETIME, GOOGLE_TOKEN_AUDIENCE, sign_rs256
 from ._clock import SYSTEM_CLOCK, Clock
 from ._credentials import REFRESH_MARGIN, Credentials
+from ._defaults import DEFAULT_IAM_ENDPOINT, DEFAULT_TIMEOUT
 from ._errors import ConfigurationError, TokenCheckError, TokenEndpointError, excerpt
 from ._exchange import JWT_BEARER_GRANT, RETRYABLE_STATUSES, redact
 from ._idtoken import IDToken, check_id_token
@@ -45,12 +44,9 @@ from ._metadata import (
     request_metadata,
 )
 from ._token_uri import is_loopback, resolve_token_uri, safe_url
-from ._transport import DEFAULT_TIMEOUT, Response, Transport
+from ._transport import Response, Transport
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_IAM_ENDPOINT: Final = "https://iamcredentials.googleapis.com"
-"""Root URL of Google's IAM Service Account Credentials API."""
 
 CLOUD_PLATFORM_SCOPE: Final = "https://www.googleapis.com/auth/cloud-platform"
 """The OAuth scope of the source's access token, which covers the IAM
@@ -358,8 +354,7 @@ def build_scope_assertion(key: ServiceAccountKey, scope: str, *, now: float) -> 
         "exp": issued_at + ASSERTION_LIFETIME,
         "scope": scope,
     }
-    headers = {"kid": key.private_key_id, "typ": "JWT"}
-    return jwt.encode(claims, key.private_key, algorithm="RS256", headers=headers)
+    return sign_rs256(claims, key)
 
 
 def request_access_token_with_key(

@@ -33,9 +33,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from ._clock import SYSTEM_CLOCK, Clock
+from ._defaults import DEFAULT_TIMEOUT
 from ._errors import ConfigurationError, KeySetError, UnknownKeyError, excerpt
 from ._exchange import redact
-from ._transport import DEFAULT_TIMEOUT, Response, Transport
+from ._transport import Response, Transport
 
 logger = logging.getLogger(__name__)
 

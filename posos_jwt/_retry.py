@@ -20,19 +20,12 @@ from dataclasses import dataclass, field
 from typing import Final, TypeVar
 
 from ._deadline import deadline
+from ._defaults import DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_DEADLINE
 from ._errors import ConfigurationError, TokenEndpointError, TransportError
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-DEFAULT_MAX_ATTEMPTS: Final = 3
-"""Requests sent at most, the first included. Two retries ride out a restart
-of one server behind Google's load balancer without hiding an outage."""
-
-DEFAULT_RETRY_DEADLINE: Final = 30.0
-"""Seconds from the first request within which every attempt must end: no
-retry starts after it, and a retry's timeout is cut to the time left."""
 
 INITIAL_BACKOFF: Final = 1.0
 """Seconds of the first wait between attempts, before jitter; each wait

@@ -26,8 +26,7 @@ import threading
 from typing import Final
 from urllib.parse import urlsplit
 
-import jwt
-
+from ._assertion import sign_rs256
 from ._clock import SYSTEM_CLOCK, Clock
 from ._credentials import Credentials
 from ._errors import ConfigurationError
@@ -126,8 +125,7 @@ def sign_self_signed_jwt(
         "iat": issued_at,
         "exp": issued_at + SELF_SIGNED_LIFETIME,
     }
-    headers = {"kid": key.private_key_id, "typ": "JWT"}
-    value = jwt.encode(claims, key.private_key, algorithm="RS256", headers=headers)
+    value = sign_rs256(claims, key)
     return IDToken(value=value, expiry=issued_at + SELF_SIGNED_LIFETIME, claims=claims)
 
 

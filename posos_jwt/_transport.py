@@ -35,6 +35,7 @@ from urllib3.exceptions import ProxyError as Urllib3ProxyError
 
 from ._deadline import POOL_CLASSES_BY_SCHEME
 from ._deadline import deadline as request_deadline
+from ._defaults import DEFAULT_TIMEOUT, MAX_TIMEOUT
 from ._errors import (
     ConfigurationError,
     ProxyError,
@@ -46,15 +47,6 @@ from ._errors import (
 from ._proxy import ProxySettings, proxy_settings
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_TIMEOUT: Final = 10.0
-"""Seconds allowed for connecting, and again for each read. Google's token
-endpoint responds in well under a second, so this leaves room for a slow proxy
-while an outage is still reported quickly."""
-
-MAX_TIMEOUT: Final = 3600.0
-"""Largest timeout accepted, in seconds. A token request that takes longer is
-broken, and the operating system rejects socket timeouts past a limit."""
 
 READ_CHUNK_SIZE: Final = 16 * 1024
 """Bytes read at a time, so that the total time limit is checked between reads."""

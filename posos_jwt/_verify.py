@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from ._clock import SYSTEM_CLOCK, Clock
+from ._defaults import DEFAULT_TIMEOUT, GOOGLE_CERTS_URL, IAP_CERTS_URL
 from ._errors import (
     ConfigurationError,
     KeySetError,
@@ -45,19 +46,9 @@ from ._errors import (
 )
 from ._idtoken import format_utc
 from ._keyset import KeySet, PublishedKey, decode_base64url, shared_key_set
-from ._transport import DEFAULT_TIMEOUT, Transport
+from ._transport import Transport
 
 logger = logging.getLogger(__name__)
-
-GOOGLE_CERTS_URL: Final = "https://www.googleapis.com/oauth2/v3/certs"
-"""The JWK set of the keys that sign Google ID tokens."""
-
-GOOGLE_CERTS_V1_URL: Final = "https://www.googleapis.com/oauth2/v1/certs"
-"""The same keys as :data:`GOOGLE_CERTS_URL`, as a map of key IDs to PEM
-certificates."""
-
-IAP_CERTS_URL: Final = "https://www.gstatic.com/iap/verify/public_key-jwk"
-"""The JWK set of the keys that sign IAP's ``x-goog-iap-jwt-assertion``."""
 
 GOOGLE_ISSUERS: Final = frozenset(
     {"https://accounts.google.com", "accounts.google.com"}

@@ -9,6 +9,7 @@ import jwt
 import pytest
 
 from posos_jwt import ConfigurationError, ServiceAccountKey, build_assertion
+from posos_jwt._assertion import sign_rs256
 from tests.support import key_info
 
 NOW = 1_790_000_000.75
@@ -89,3 +90,47 @@ def test_matches_google_auth(
 
     assert jwt.get_unverified_header(ours) == jwt.get_unverified_header(theirs)
     assert decode(ours, key) == decode(theirs, key)
+
+
+def test_same_bytes_as_pyjwt(key: ServiceAccountKey) -> None:
+    """RS256 (PKCS #1 v1.5) is deterministic, so both must write the same JWT."""
+    ours = build_assertion(key, CLIENT_ID, now=NOW)
+    theirs = jwt.encode(
+        decode(ours, key),
+        key.private_key,
+        algorithm="RS256",
+        headers={"kid": key.private_key_id, "typ": "JWT"},
+    )
+    assert ours == theirs
+
+
+def test_pyjwt_verifies_signature(key: ServiceAccountKey) -> None:
+    assertion = build_assertion(key, CLIENT_ID, now=NOW)
+    claims = decode(assertion, key)
+    assert claims["target_audience"] == CLIENT_ID
+
+
+def test_tampered_assertion_fails_pyjwt(key: ServiceAccountKey) -> None:
+    header, payload, signature = build_assertion(key, CLIENT_ID, now=NOW).split(".")
+    other = build_assertion(key, "other-client", now=NOW).split(".")[1]
+    assert payload != other
+    with pytest.raises(jwt.InvalidSignatureError):
+        decode(f"{header}.{other}.{signature}", key)
+
+
+def test_sign_rs256_non_ascii_claim(key: ServiceAccountKey) -> None:
+    claims = {"iss": key.client_email, "aud": "caf\u00e9", "exp": 1}
+    signed = sign_rs256(claims, key)
+    decoded = jwt.decode(
+        signed,
+        key.private_key.public_key(),
+        algorithms=["RS256"],
+        audience="caf\u00e9",
+        options={"verify_exp": False},
+    )
+    assert decoded == claims
+
+
+def test_sign_rs256_rejects_nan(key: ServiceAccountKey) -> None:
+    with pytest.raises(ValueError, match="Out of range float"):
+        sign_rs256({"exp": float("nan")}, key)

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
 import json
+import pathlib
 import subprocess
 import sys
 
+import pytest
+
 import posos_jwt
+
+LOAD_EVERYTHING = (
+    "[getattr(posos_jwt, name) for name in posos_jwt.__all__];"
+    "posos_jwt._cli.build_parser()"
+)
+"""Python statements that load every public name and build the parser, as the
+runtime path can, for the tests that check what gets loaded."""
 
 
 def export_order(name: str) -> tuple[int, str]:
@@ -21,6 +33,8 @@ def test_all_is_sorted() -> None:
 
 
 def test_all_matches_public_names() -> None:
+    for name in posos_jwt.__all__:
+        getattr(posos_jwt, name)  # loads the lazy names into vars(posos_jwt)
     public = {
         name
         for name, value in vars(posos_jwt).items()
@@ -30,6 +44,58 @@ def test_all_matches_public_names() -> None:
     assert public <= set(posos_jwt.__all__)
     for name in posos_jwt.__all__:
         assert hasattr(posos_jwt, name), name
+
+
+def test_lazy_table_matches_all() -> None:
+    assert set(posos_jwt._EXPORTS) == set(posos_jwt.__all__) - {"__version__"}
+    for name, module in posos_jwt._EXPORTS.items():
+        defining = importlib.import_module("posos_jwt." + module)
+        assert getattr(defining, name) is getattr(posos_jwt, name), name
+
+
+def test_type_checking_imports_match_table() -> None:
+    """The imports that type checkers read name the same modules as the table."""
+    source = pathlib.Path(posos_jwt.__file__).read_text(encoding="utf-8")
+    block = next(
+        node
+        for node in ast.parse(source).body
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+    )
+    imported = {
+        alias.name: node.module
+        for node in block.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    assert imported == posos_jwt._EXPORTS
+
+
+def test_unknown_name_raises_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no_such_name"):
+        posos_jwt.no_such_name  # noqa: B018
+
+
+def test_dir_lists_every_export() -> None:
+    assert set(posos_jwt.__all__) <= set(dir(posos_jwt))
+
+
+def test_import_loads_no_submodule() -> None:
+    code = (
+        "import sys, posos_jwt;"
+        "print(sorted(m for m in sys.modules if m.startswith('posos_jwt.')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_from_import_still_works() -> None:
+    code = "from posos_jwt import IDTokenCredentials, verify_id_token; print('ok')"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "ok"
 
 
 def test_every_export_documented() -> None:
@@ -49,7 +115,8 @@ def test_errors_share_one_root() -> None:
 
 def test_runtime_never_imports_testing() -> None:
     code = (
-        "import sys, posos_jwt, posos_jwt._cli;"
+        "import importlib, sys, posos_jwt, posos_jwt._cli;"
+        f"{LOAD_EVERYTHING};"
         "print(any(m.startswith('posos_jwt.testing') for m in sys.modules))"
     )
     result = subprocess.run(
@@ -60,7 +127,8 @@ def test_runtime_never_imports_testing() -> None:
 
 def test_runtime_dependencies_only() -> None:
     code = (
-        "import json, sys, posos_jwt, posos_jwt._cli;"
+        "import importlib, json, sys, posos_jwt, posos_jwt._cli;"
+        f"{LOAD_EVERYTHING};"
         "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
     )
     result = subprocess.run(

@@ -2,6 +2,9 @@
 
 Each subcommand lives in its own module with two functions: ``add_parser``
 declares its options and ``run`` carries it out through the public API only.
+``run`` and its helpers import the modules of the flow (urllib3, pyjwt, the
+configuration file, the cache) inside their bodies, so that building the
+parser loads none of them and each subcommand loads only the ones it needs.
 Errors become one line on stderr and an exit code:
 
 ====  ==========================================================

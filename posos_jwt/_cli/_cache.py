@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .. import TokenCache
-
 
 def add_parser(subparsers: Any) -> None:
     """Declare ``cache`` and its ``clear`` action."""
@@ -30,6 +28,8 @@ def add_parser(subparsers: Any) -> None:
 
 def run_clear(args: argparse.Namespace) -> int:
     """Delete the cached tokens and print how many were deleted."""
+    from .. import TokenCache
+
     del args
     cache = TokenCache()
     removed = cache.clear()

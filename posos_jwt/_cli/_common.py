@@ -7,18 +7,18 @@ import logging
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Final, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
-from .. import (
+from .._defaults import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_RETRY_DEADLINE,
     DEFAULT_TIMEOUT,
-    ConfigFile,
-    Profile,
-    RetryPolicy,
+    MAX_TIMEOUT,
 )
-from .._transport import MAX_TIMEOUT
+
+if TYPE_CHECKING:
+    from .. import Profile, RetryPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -225,6 +225,8 @@ def proxy_url(text: str) -> str:
 
 def retry_from(args: argparse.Namespace) -> RetryPolicy:
     """Build the retry policy from ``--max-attempts`` and ``--retry-deadline``."""
+    from .. import RetryPolicy
+
     return RetryPolicy(max_attempts=args.max_attempts, deadline=args.retry_deadline)
 
 
@@ -411,6 +413,8 @@ def load_selected_profile(args: argparse.Namespace) -> Profile | None:
     name = getattr(args, "profile", None) or os.environ.get(PROFILE_ENV) or None
     if name is None:
         return None
+    from .. import ConfigFile
+
     config = ConfigFile.load(config_path(args))
     profile = config.profile(name)
     logger.debug("using profile %s of %s", name, config.path)
@@ -419,6 +423,8 @@ def load_selected_profile(args: argparse.Namespace) -> Profile | None:
 
 def config_path(args: argparse.Namespace) -> str:
     """Return ``--config``, else ``$POSOS_JWT_CONFIG``, else the default path."""
+    from .. import ConfigFile
+
     path: str | None = getattr(args, "config", None)
     return path or os.environ.get(CONFIG_ENV) or ConfigFile.default_path()
 

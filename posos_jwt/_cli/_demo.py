@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 from typing import Any
-
-from .. import IDTokenCredentials, ServiceAccountKey
 
 
 def add_parser(subparsers: Any) -> None:
@@ -32,6 +29,10 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the demo and print each step."""
     del args
+    import tempfile
+
+    from .. import IDTokenCredentials, ServiceAccountKey
+
     # Imported here: the stand-in is test tooling, never needed by the
     # commands that talk to Google.
     from ..testing import GoogleStandIn, write_key_file

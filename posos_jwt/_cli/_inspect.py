@@ -8,7 +8,6 @@ import json
 import time
 from typing import Any
 
-from .. import decode_unverified_jwt
 from ._token_input import add_token_argument, read_token
 
 UNVERIFIED_NOTICE = (
@@ -39,6 +38,8 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Decode the token and print what it contains."""
+    from .. import decode_unverified_jwt
+
     header, claims = decode_unverified_jwt(read_token(args))
     print(UNVERIFIED_NOTICE)
     print("header:")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .. import ConfigFile, KeyFileError, Profile, ServiceAccountKey
 from ._common import add_config_option, config_path
+
+if TYPE_CHECKING:
+    from .. import Profile
 
 EXIT_BROKEN_PROFILE = 3
 """Exit status when a profile's key file cannot be used, the same as for a bad
@@ -31,6 +33,8 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print each profile; return 3 if any key file is unusable, else 0."""
+    from .. import ConfigFile
+
     config = ConfigFile.load(config_path(args))
     print(f"config file: {config.path}")
     if not config.profiles:
@@ -45,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _print_profile(profile: Profile) -> bool:
     """Print one profile; return whether its key file is usable."""
+    from .. import KeyFileError, ServiceAccountKey
+
     print(f"[{profile.name}]")
     print(f"  key file:        {profile.key_file}")
     try:

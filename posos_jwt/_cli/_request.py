@@ -7,7 +7,6 @@ import re
 import sys
 from typing import Any, Final
 
-from .. import AuthorizedHTTP, resolve_request_url
 from ._common import (
     UsageError,
     add_cache_option,
@@ -104,6 +103,8 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Send the request and write the body of a 2xx response to stdout."""
+    from .. import AuthorizedHTTP, resolve_request_url
+
     headers = parse_headers(args.headers)
     body = read_body(args.data)
     method = args.method or ("POST" if body is not None else "GET")

@@ -6,19 +6,9 @@ import argparse
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .. import (
-    DEFAULT_IAM_ENDPOINT,
-    Credentials,
-    IDToken,
-    IDTokenCredentials,
-    SelfSignedCredentials,
-    ServiceAccountKey,
-    TokenCache,
-    TokenCheckError,
-    find_credentials,
-)
+from .._defaults import DEFAULT_IAM_ENDPOINT
 from ._common import (
     Settings,
     UsageError,
@@ -31,6 +21,9 @@ from ._common import (
     resolve_settings,
     retry_from,
 )
+
+if TYPE_CHECKING:
+    from .. import Credentials, IDToken, ServiceAccountKey, TokenCache
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +124,8 @@ def self_signed_token(args: argparse.Namespace, settings: Settings) -> IDToken:
         raise UsageError(
             "--self-signed signs with the key's own account: drop --impersonate"
         )
+    from .. import SelfSignedCredentials
+
     key = load_key(settings.key_file)
     return SelfSignedCredentials(key, audience=args.url).get_id_token()
 
@@ -159,8 +154,13 @@ def credentials_for(
     Returns:
         The credentials, and a function to call once they have been used.
     """
-    use_cache = settings.cache and args.impersonate is None
-    cache = TokenCache() if use_cache else None
+    from .. import IDTokenCredentials, find_credentials
+
+    cache: TokenCache | None = None
+    if settings.cache and args.impersonate is None:
+        from .. import TokenCache
+
+        cache = TokenCache()
     cached = None
     if cache is not None and settings.key_file is not None:
         cached = cache.load_for_key_file(
@@ -193,6 +193,8 @@ def credentials_for(
 
 def load_key(key_file: str | None) -> ServiceAccountKey:
     """Load ``--key-file``, or the file named by the environment."""
+    from .. import ServiceAccountKey
+
     if key_file is None:
         return ServiceAccountKey.from_environment()
     return ServiceAccountKey.from_file(key_file)
@@ -213,6 +215,8 @@ def token_json(token: IDToken) -> str:
     try:
         return json.dumps(document, indent=2, sort_keys=True, allow_nan=False)
     except ValueError:
+        from .._errors import TokenCheckError
+
         raise TokenCheckError(
             "the token has a claim that is NaN or infinite, which JSON cannot "
             "hold: print it without --json, or check the token endpoint URL",

@@ -7,14 +7,7 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
-from .. import (
-    DEFAULT_TIMEOUT,
-    GOOGLE_CERTS_URL,
-    IAP_CERTS_URL,
-    KeySet,
-    verify_iap_jwt,
-    verify_id_token,
-)
+from .._defaults import DEFAULT_TIMEOUT, GOOGLE_CERTS_URL, IAP_CERTS_URL
 from ._common import positive_seconds
 from ._token_input import add_token_argument, read_token
 
@@ -79,6 +72,8 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Verify the token and print its claims."""
     token = read_token(args)
+    from .. import KeySet, verify_iap_jwt, verify_id_token
+
     default_url = IAP_CERTS_URL if args.iap else GOOGLE_CERTS_URL
     key_set = KeySet(
         args.certs_url or default_url, ca_bundle=args.ca_bundle, timeout=args.timeout
