@@ -16,16 +16,19 @@ found, and the fix.
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
 
+from ._defaults import MAX_TIMEOUT
 from ._errors import ConfigFileError, ProfileNotFoundError
 from ._token_uri import is_loopback, safe_url
 from ._url_target import resolve_request_url
@@ -127,12 +130,15 @@ class ConfigFile:
         """Read and check a configuration file.
 
         Relative ``key_file`` and ``ca_bundle`` paths are resolved against the
-        directory of the configuration file, so that the file works from any
-        working directory. A leading ``~`` is expanded.
+        directory of ``path`` as given, so that the file works from any
+        working directory. When ``path`` is a symbolic link, that is the
+        directory of the link, not of the file it points to. A leading ``~``
+        is expanded.
 
         Raises:
-            ConfigFileError: The file is missing, unreadable, not TOML, or has
-                an unknown key, a value of the wrong type or a missing key.
+            ConfigFileError: The path contains a NUL byte, or the file is
+                missing, unreadable, not a regular file, not TOML, or has an
+                unknown key, a value of the wrong type or a missing key.
         """
         name = os.fspath(path)
         text = _read_text(name)
@@ -162,24 +168,35 @@ class ConfigFile:
 
 
 def _read_text(path: str) -> str:
+    if "\0" in path:
+        raise ConfigFileError(
+            "the path contains a NUL byte, which no file name can contain: check "
+            f"--config or {CONFIG_ENV}",
+            path=path.replace("\0", "\\0"),
+        )
     try:
-        with open(os.path.expanduser(path), "rb") as file:
-            data = file.read(MAX_CONFIG_FILE_SIZE + 1)
-    except FileNotFoundError as exc:
-        raise ConfigFileError(
-            "not found: create it with a [profiles.NAME] table, or name another "
-            f"file with --config or {CONFIG_ENV}",
-            path=path,
-        ) from exc
-    except IsADirectoryError as exc:
-        raise ConfigFileError(
-            f"is a directory: give the path of the {CONFIG_FILE_NAME} file inside it",
-            path=path,
-        ) from exc
+        # O_NONBLOCK keeps open() from waiting forever on a FIFO with no
+        # writer; the file type is checked before anything is read.
+        descriptor = os.open(
+            os.path.expanduser(path), os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY
+        )
     except OSError as exc:
+        raise _open_error(path, exc) from exc
+    mode = os.fstat(descriptor).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(descriptor)
+        if stat.S_ISDIR(mode):
+            raise _open_error(path, IsADirectoryError(errno.EISDIR, "directory"))
         raise ConfigFileError(
-            f"cannot be read ({exc.strerror}): check its permissions", path=path
-        ) from exc
+            "is not a regular file (a device, a FIFO or a socket): give the "
+            f"path of the {CONFIG_FILE_NAME} file",
+            path=path,
+        )
+    with os.fdopen(descriptor, "rb") as file:
+        try:
+            data = file.read(MAX_CONFIG_FILE_SIZE + 1)
+        except OSError as exc:
+            raise _open_error(path, exc) from exc
     if len(data) > MAX_CONFIG_FILE_SIZE:
         raise ConfigFileError(
             f"larger than {MAX_CONFIG_FILE_SIZE} bytes, so not a configuration "
@@ -193,6 +210,23 @@ def _read_text(path: str) -> str:
             f"not UTF-8 text (invalid byte at offset {exc.start}): save it as UTF-8",
             path=path,
         ) from exc
+
+
+def _open_error(path: str, exc: OSError) -> ConfigFileError:
+    if isinstance(exc, FileNotFoundError):
+        return ConfigFileError(
+            "not found: create it with a [profiles.NAME] table, or name another "
+            f"file with --config or {CONFIG_ENV}",
+            path=path,
+        )
+    if isinstance(exc, IsADirectoryError):
+        return ConfigFileError(
+            f"is a directory: give the path of the {CONFIG_FILE_NAME} file inside it",
+            path=path,
+        )
+    return ConfigFileError(
+        f"cannot be read ({exc.strerror}): check its permissions", path=path
+    )
 
 
 def _parse_toml(text: str, path: str) -> dict[str, object]:
@@ -315,8 +349,16 @@ class _ProfileChecker:
         return value.strip()
 
     def path_value(self, table: Mapping[str, object], key: str) -> str:
-        value = os.path.expanduser(self.text_value(table, key))
-        return os.path.join(self.directory, value)
+        text = self.text_value(table, key)
+        if "\0" in text:
+            # TOML's \u0000 escape can put a NUL in a string, and os.open()
+            # would raise ValueError on it.
+            raise self.error(
+                f"{key!r} in profile {self.name!r} contains a NUL byte, which no "
+                "file name can contain: remove the \\u0000 escape",
+                key,
+            )
+        return os.path.join(self.directory, os.path.expanduser(text))
 
     def optional_path_value(self, table: Mapping[str, object], key: str) -> str | None:
         return self.path_value(table, key) if key in table else None
@@ -351,11 +393,17 @@ class _ProfileChecker:
                 "timeout = 10",
                 "timeout",
             )
-        seconds = float(value)
-        if not math.isfinite(seconds) or seconds <= 0:
+        # The rule of --timeout and of Transport: a larger timeout would
+        # overflow the socket and deadline arithmetic, and an integer of
+        # hundreds of digits does not fit a float at all.
+        try:
+            seconds = float(value)
+        except OverflowError:
+            seconds = math.inf
+        if not math.isfinite(seconds) or seconds <= 0 or seconds > MAX_TIMEOUT:
             raise self.error(
-                f"'timeout' in profile {self.name!r} is {value}: give a positive "
-                "number of seconds",
+                f"'timeout' in profile {self.name!r} is {seconds:g}: give a "
+                f"positive number of seconds up to {MAX_TIMEOUT:g}",
                 "timeout",
             )
         return seconds

@@ -76,6 +76,9 @@ class ServiceAccountKey:
         fingerprint: SHA-256 of the file's bytes, or ``None`` for a mapping.
             It changes when the file's content changes, not its timestamp.
         insecure_permissions: Whether group or others may read the file.
+        cache_mac_key: The key that authenticates this key's token cache
+            entries, from :func:`cache_mac_key`, or ``None`` for a mapping.
+            It is a secret and never shown.
     """
 
     client_email: str
@@ -87,6 +90,7 @@ class ServiceAccountKey:
     path: str | None = None
     fingerprint: str | None = None
     insecure_permissions: bool = False
+    cache_mac_key: bytes | None = field(default=None, compare=False)
 
     def __repr__(self) -> str:
         return (
@@ -187,11 +191,34 @@ def _replace_file_facts(
         path=key.path,
         fingerprint=hashlib.sha256(data).hexdigest(),
         insecure_permissions=insecure,
+        cache_mac_key=cache_mac_key(data),
     )
+
+
+CACHE_MAC_LABEL: Final = b"posos-jwt token cache entry MAC key\0"
+"""Prefix hashed with a key file's bytes, so that the MAC key differs from the
+file's published fingerprint, which is the SHA-256 of the bytes alone."""
+
+
+def cache_mac_key(data: bytes) -> bytes:
+    """Derive the HMAC-SHA256 key of the token cache entries from a key file.
+
+    Only a process that can read the key file can compute it, and such a
+    process holds the private key anyway, so it gains nothing by forging an
+    entry.
+    """
+    return hashlib.sha256(CACHE_MAC_LABEL + data).digest()
 
 
 def _read_key_file(path: str) -> tuple[bytes, bool]:
     """Read at most MAX_KEY_FILE_SIZE bytes and report loose permissions."""
+    if "\0" in path:
+        # os.open() raises ValueError, not OSError, on a NUL byte.
+        raise KeyFileNotFoundError(
+            "the path contains a NUL byte, which no file name can contain: "
+            "check the path",
+            path=path.replace("\0", "\\0"),
+        )
     try:
         # O_NONBLOCK keeps open() from waiting forever on a FIFO with no
         # writer; the file type is checked before anything is read.

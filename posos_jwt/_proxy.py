@@ -45,8 +45,8 @@ class ProxySettings:
         url: The proxy URL without credentials, ``http://host:port``.
         display_url: The proxy URL as messages and logs show it, with any
             ``user:password@`` replaced by ``***@``.
-        source: Where the URL came from: ``proxy= or --proxy``, or the variable's
-            name.
+        source: Where the URL came from: the variable's name, or
+            ``proxy= (--proxy or a profile's proxy)``.
         headers: ``Proxy-Authorization`` when the URL has credentials. It is
             a secret and never shown.
         no_proxy: The entries of ``NO_PROXY``, lower-cased.
@@ -83,7 +83,7 @@ def proxy_settings(
     Raises:
         ConfigurationError: The proxy URL is invalid.
     """
-    source = "proxy= or --proxy"
+    source = "proxy= (--proxy or a profile's proxy)"
     if proxy is None and trust_env:
         source, proxy = _first_set(environ, PROXY_VARIABLES)
     if not proxy:

@@ -12,7 +12,9 @@ configured to accept service-account JWTs.
 The ``aud`` claim is either the exact URL of the request or a prefix that ends
 with ``/*``, which covers every path under it. posos-jwt writes the URL as
 ``https://HOST[:PORT]/PATH``: scheme and host in lower case, port 443 left out,
-an empty path written as ``/``, and the query string and fragment dropped.
+an empty path written as ``/``, and the query string dropped. A URL that
+URL parsers or servers could read in two ways is rejected rather than
+normalized, as :func:`audience_for_url` lists.
 
 The signed JWT is a bearer credential for that URL until it expires, like an
 ID token, and is never logged.
@@ -32,6 +34,7 @@ from ._credentials import Credentials
 from ._errors import ConfigurationError
 from ._idtoken import IDToken, format_utc
 from ._keyfile import ServiceAccountKey
+from ._url_target import resolve_request_url
 
 logger = logging.getLogger(__name__)
 
@@ -52,18 +55,25 @@ WILDCARD_SUFFIX: Final = "/*"
 """The end of an ``aud`` that covers every path under its prefix."""
 
 
-def audience_for_url(url: str) -> str:
+def audience_for_url(url: str, *, allow_prefix: bool = True) -> str:
     """Return the ``aud`` that IAP expects for a request to ``url``.
 
     A URL whose path ends with ``/*`` is returned in the same form, as a
-    prefix audience.
+    prefix audience, when ``allow_prefix`` is true. The URL is checked as
+    :func:`resolve_request_url` checks a request target, because the signed
+    audience must name the URL that is requested and nothing else.
 
     Raises:
-        ConfigurationError: ``url`` is not an https URL with a host, or
-            contains a ``user:password@`` part.
+        ConfigurationError: ``url`` is not an https URL with an ASCII host
+            name or IP address, or has a ``user:password@`` part, a fragment,
+            a ``.`` or ``..`` path segment, port 0, a space, a control
+            character, a backslash, a host that ends with a dot, or a ``*``
+            other than a final ``/*``.
     """
+    prefix = allow_prefix and url.endswith(WILDCARD_SUFFIX)
+    exact = url[: -len("*")] if prefix else url
     try:
-        parts = urlsplit(url)
+        parts = urlsplit(exact)
         port = parts.port
     except ValueError as exc:
         raise ConfigurationError(
@@ -75,19 +85,50 @@ def audience_for_url(url: str) -> str:
             f"URL {url[:100]!r} is not an https URL with a host: IAP serves only "
             "https, so give a URL such as https://api.example.com/path"
         )
-    if parts.username is not None or parts.password is not None:
+    host = _audience_host(parts.hostname, url)
+    if port == 0:
         raise ConfigurationError(
-            "URL contains a 'user:password@' part, which IAP never uses: remove it"
+            f"URL {url[:100]!r} has port 0, on which no server listens: give the "
+            "API's port, or none for 443"
         )
-    host = parts.hostname.lower()
-    if ":" in host:
-        host = f"[{host}]"
+    # Spaces, control characters, backslashes, userinfo, fragments and dot
+    # segments are rejected by the rules of a request target.
+    resolve_request_url(None, exact)
+    if "*" in f"{parts.netloc}{parts.path}":
+        raise ConfigurationError(
+            f"URL {url[:100]!r} has a '*' that is not a final '/*': IAP reads '*' "
+            "only at the end of a prefix audience, so percent-encode a literal "
+            "'*' in a path as %2A"
+        )
     if port is not None and port != 443:
         host = f"{host}:{port}"
     # NOTE: IAP's documentation gives exact match and a '/*' prefix, but not
-    # how it writes the request URL before comparing. Dropping port 443, the
-    # query and the fragment is this library's guess, as browsers do.
-    return f"https://{host}{parts.path or '/'}"
+    # how it writes the request URL before comparing. Dropping port 443 and
+    # the query is this library's guess, as browsers do.
+    return f"https://{host}{parts.path or '/'}" + ("*" if prefix else "")
+
+
+def _audience_host(hostname: str, url: str) -> str:
+    """Return the host as the ``aud`` writes it: lower case, IPv6 in brackets.
+
+    Raises:
+        ConfigurationError: The host is not ASCII or ends with a dot.
+    """
+    if not hostname.isascii():
+        # Unicode has several spellings of one name (fullwidth letters, IDNA
+        # mappings), and the browser or client sends the ASCII form, so only
+        # that form can match the request.
+        raise ConfigurationError(
+            f"URL {url[:100]!r} has a host that is not ASCII: give the host in "
+            "its ASCII form, with an internationalized name as 'xn--...'"
+        )
+    host = hostname.lower()
+    if host.endswith("."):
+        raise ConfigurationError(
+            f"URL {url[:100]!r} has a host that ends with a dot: give the host "
+            "without the trailing dot"
+        )
+    return f"[{host}]" if ":" in host else host
 
 
 def audience_matches(audience: str, url_audience: str) -> bool:
@@ -207,10 +248,13 @@ class SelfSignedCredentials(Credentials):
         """Return the JWT for a request to ``url`` as an :class:`IDToken`.
 
         Raises:
-            ConfigurationError: ``url`` is not an https URL, or falls outside
-                the fixed audience.
+            ConfigurationError: ``url`` is not an https URL, as
+                :func:`audience_for_url` checks it, or falls outside the fixed
+                audience.
         """
-        url_audience = audience_for_url(url)
+        # A request URL is an exact audience: a path ending with '/*' must not
+        # turn the JWT into a prefix audience for every path under it.
+        url_audience = audience_for_url(url, allow_prefix=False)
         if self._audience is not None:
             if not audience_matches(self._audience, url_audience):
                 raise ConfigurationError(

@@ -19,17 +19,22 @@ keep it one:
   and the token is fetched as if there were no cache. posos-jwt does not
   change the mode of a directory it did not create, because the owner may
   have a reason for it.
+- Each entry carries an HMAC-SHA256 over its other fields, keyed by
+  :func:`cache_mac_key` of the key file's bytes. An entry edited by someone
+  who cannot read the key file, such as a token swapped for another with the
+  same claims, fails the check and is fetched again, with a warning.
 - A token read back is checked again, like one just received: its ``aud``,
   ``email`` and ``exp`` claims, the key file's fingerprint and the token
   endpoint. An entry that fails is ignored and replaced.
 - The private key is never written. An entry contains the token, its expiry,
-  the key's fingerprint and the names that the entry is for.
+  the key's fingerprint, the names that the entry is for and its MAC.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import json
 import logging
 import os
@@ -44,15 +49,16 @@ from ._clock import SYSTEM_CLOCK, Clock
 from ._credentials import REFRESH_MARGIN, IDTokenCredentials
 from ._errors import KeyFileError, TokenCacheError, TokenCheckError
 from ._idtoken import IDToken, check_id_token, format_utc
-from ._keyfile import _read_key_file, parse_key_json
+from ._keyfile import _read_key_file, cache_mac_key, parse_key_json
 from ._token_uri import DEFAULT_TOKEN_URI, TOKEN_URI_ENV
 
 logger = logging.getLogger(__name__)
 
 CACHE_DIR_NAME: Final = "posos-jwt"
 
-ENTRY_VERSION: Final = 1
-"""Format version written in each entry; an entry of another version is a miss."""
+ENTRY_VERSION: Final = 2
+"""Format version written in each entry; an entry of another version is a miss.
+Version 2 added the ``mac`` field."""
 
 MAX_ENTRY_SIZE: Final = 64 * 1024
 """Largest entry read, in bytes. A Google ID token is about 1 KB, so a larger
@@ -63,9 +69,17 @@ ENTRY_NAME: Final = re.compile(r"[0-9a-f]{64}\.json")
 
 TEMP_PREFIX: Final = ".tmp-"
 
-_OPEN_FLAGS: Final = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+MIN_TEMP_FILE_AGE: Final = 60.0
+"""Seconds since its last change before ``clear`` deletes a temporary file.
+Another process writes and renames its file within milliseconds, so a younger
+file may still be in use, and deleting it would make that write fail."""
+
+_OPEN_FLAGS: Final = (
+    os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_NOFOLLOW", 0)
+)
 """Open entries without following a symbolic link, so that a link planted in
-the directory cannot point the cache at another file."""
+the directory cannot point the cache at another file, and without waiting for
+a writer when the entry is a FIFO, whose type is checked before any read."""
 
 
 @dataclass(frozen=True)
@@ -80,18 +94,20 @@ class _Identity:
     key_fingerprint: str
 
     @classmethod
-    def of(cls, credentials: IDTokenCredentials) -> _Identity | None:
+    def of(cls, credentials: IDTokenCredentials) -> tuple[_Identity, bytes] | None:
+        """Return the identity and the MAC key of ``credentials``' entry."""
         key = credentials.key
-        if key.fingerprint is None:
+        if key.fingerprint is None or key.cache_mac_key is None:
             logger.debug("token cache skipped: the key was not read from a file")
             return None
-        return cls(
+        identity = cls(
             client_email=key.client_email,
             private_key_id=key.private_key_id,
             audience=credentials.target_audience,
             token_uri=credentials.token_uri,
             key_fingerprint=key.fingerprint,
         )
+        return identity, key.cache_mac_key
 
     def file_name(self) -> str:
         # A hash, so that a directory listing shows no account name.
@@ -112,6 +128,9 @@ class TokenCache:
     Args:
         directory: The cache directory. Defaults to :meth:`default_directory`.
         clock: The clock to read, replaceable in tests.
+
+    Raises:
+        TokenCacheError: ``directory`` contains a NUL byte.
     """
 
     def __init__(
@@ -123,6 +142,13 @@ class TokenCache:
         self._directory = os.fspath(
             directory if directory is not None else self.default_directory()
         )
+        if "\0" in self._directory:
+            # os functions raise ValueError, not OSError, on a NUL byte.
+            raise TokenCacheError(
+                "the path contains a NUL byte, which no directory name can "
+                "contain: give another directory",
+                path=self._directory.replace("\0", "\\0"),
+            )
         self._clock = clock
         self._warned = False
 
@@ -180,12 +206,12 @@ class TokenCache:
         """Return the cached token if it is still valid, else ``None``.
 
         Valid means: the entry is a file of this user that no other user may
-        access, for the same key file content and token endpoint, and its
-        token passes the checks of a new token and does not expire within
-        :data:`REFRESH_MARGIN`.
+        access, for the same key file content and token endpoint, its MAC is
+        right, and its token passes the checks of a new token and does not
+        expire within :data:`REFRESH_MARGIN`.
         """
-        identity = _Identity.of(credentials)
-        return None if identity is None else self._load(identity)
+        found = _Identity.of(credentials)
+        return None if found is None else self._load(*found)
 
     def load_for_key_file(
         self,
@@ -231,16 +257,16 @@ class TokenCache:
             token_uri=_expected_token_uri(token_uri, info.get("token_uri")),
             key_fingerprint=hashlib.sha256(data).hexdigest(),
         )
-        return self._load(identity)
+        return self._load(identity, cache_mac_key(data))
 
-    def _load(self, identity: _Identity) -> IDToken | None:
+    def _load(self, identity: _Identity, mac_key: bytes) -> IDToken | None:
         if not self._directory_is_safe(create=False):
             return None
         path = os.path.join(self._directory, identity.file_name())
         record = self._read_entry(path)
         if record is None:
             return None
-        token = self._check_entry(record, identity, path)
+        token = self._check_entry(record, identity, mac_key, path)
         if token is None:
             return None
         logger.debug(
@@ -257,15 +283,17 @@ class TokenCache:
         A failure (an unsafe directory, a full disk) is logged as a warning
         and not raised, because the token itself is good.
         """
-        identity = _Identity.of(credentials)
-        if identity is None or not self._directory_is_safe(create=True):
+        found = _Identity.of(credentials)
+        if found is None or not self._directory_is_safe(create=True):
             return False
-        record = {
+        identity, mac_key = found
+        record: dict[str, object] = {
             "version": ENTRY_VERSION,
             **asdict(identity),
             "expiry": token.expiry,
             "id_token": token.value,
         }
+        record["mac"] = _entry_mac(record, mac_key)
         path = os.path.join(self._directory, identity.file_name())
         try:
             _write_atomically(path, json.dumps(record).encode("utf-8"))
@@ -288,14 +316,25 @@ class TokenCache:
         """Delete every entry, and leftover temporary files; return the count
         of entries deleted.
 
+        A temporary file changed less than :data:`MIN_TEMP_FILE_AGE` seconds
+        ago is kept, because another process may be about to rename it into
+        place.
+
         Raises:
-            TokenCacheError: The directory is not this user's, other users
-                may access it, or a file cannot be deleted.
+            TokenCacheError: The path is not a directory, the directory is not
+                this user's, other users may access it, or a file cannot be
+                deleted.
         """
         try:
             names = os.listdir(self._directory)
         except FileNotFoundError:
             return 0
+        except NotADirectoryError as exc:
+            raise TokenCacheError(
+                "is not a directory: remove it, or set XDG_CACHE_HOME to another "
+                "directory",
+                path=self._directory,
+            ) from exc
         except OSError as exc:
             raise TokenCacheError(
                 f"cannot be listed ({exc.strerror}): check its permissions",
@@ -311,6 +350,8 @@ class TokenCache:
                 continue
             path = os.path.join(self._directory, name)
             try:
+                if not is_entry and self._is_recent(path):
+                    continue
                 os.unlink(path)
             except FileNotFoundError:
                 continue  # another process removed or replaced it first
@@ -321,6 +362,10 @@ class TokenCache:
             removed += is_entry
         logger.debug("token cache %s: removed %d entries", self._directory, removed)
         return removed
+
+    def _is_recent(self, path: str) -> bool:
+        age = self._clock.time() - os.lstat(path).st_mtime
+        return age < MIN_TEMP_FILE_AGE
 
     def _directory_is_safe(self, *, create: bool) -> bool:
         if create:
@@ -363,10 +408,12 @@ class TokenCache:
                 exc.strerror,
             )
             return None
+        data = b""
         try:
             with os.fdopen(descriptor, "rb") as file:
                 problem = _file_problem(os.fstat(file.fileno()))
-                data = file.read(MAX_ENTRY_SIZE + 1)
+                if problem is None:
+                    data = file.read(MAX_ENTRY_SIZE + 1)
         except OSError as exc:
             logger.warning(
                 "token cache entry %s cannot be read (%s); it is ignored",
@@ -398,7 +445,11 @@ class TokenCache:
         return record
 
     def _check_entry(
-        self, record: Mapping[str, object], identity: _Identity, path: str
+        self,
+        record: Mapping[str, object],
+        identity: _Identity,
+        mac_key: bytes,
+        path: str,
     ) -> IDToken | None:
         expected = {"version": ENTRY_VERSION, **asdict(identity)}
         for field, value in expected.items():
@@ -409,6 +460,17 @@ class TokenCache:
                     field,
                 )
                 return None
+        mac = record.get("mac")
+        content = {name: value for name, value in record.items() if name != "mac"}
+        if not isinstance(mac, str) or not hmac.compare_digest(
+            mac, _entry_mac(content, mac_key)
+        ):
+            logger.warning(
+                "token cache entry %s has a wrong MAC, so it was changed after "
+                "posos-jwt wrote it; it is ignored and will be replaced",
+                path,
+            )
+            return None
         value = record.get("id_token")
         if not isinstance(value, str):
             logger.warning("token cache entry %s has no id_token; it is ignored", path)
@@ -443,6 +505,16 @@ class TokenCache:
             )
             return None
         return token
+
+
+def _entry_mac(content: Mapping[str, object], mac_key: bytes) -> str:
+    """Return the hex HMAC-SHA256 of an entry's fields other than ``mac``.
+
+    The fields are serialized with sorted keys and no spaces, so the writer
+    and the reader, which parses the JSON back, hash the same bytes.
+    """
+    message = json.dumps(content, sort_keys=True, separators=(",", ":"))
+    return hmac.new(mac_key, message.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def _expected_token_uri(override: str | None, key_token_uri: object) -> str:

@@ -116,6 +116,14 @@ def make_ssl_context(ca_bundle: str | os.PathLike[str] | None) -> ssl.SSLContext
     if ca_bundle is None:
         return ssl.create_default_context()
     path = os.fspath(ca_bundle)
+    if "\0" in path:
+        # os.path.exists() returns False on a NUL byte, which would read as
+        # "not found".
+        shown = path.replace("\0", "\\0")
+        raise ConfigurationError(
+            f"CA bundle {shown} contains a NUL byte, which no file name can "
+            "contain: check the path"
+        )
     if not os.path.exists(path):
         raise ConfigurationError(
             f"CA bundle {path} not found: give the path of a PEM file of CA "

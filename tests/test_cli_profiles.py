@@ -841,7 +841,7 @@ def test_request_other_host_refused(
 ) -> None:
     args = ["request", "--config", str(api_config), "--profile", "preprod"]
     code, _, err = run([*args, "https://evil.example/api/x"], capsys)
-    assert code == 3
+    assert code == 2
     assert "evil.example" in error_line(err)
     assert standin.count("token") == 0
 
@@ -854,3 +854,171 @@ def test_request_loop_with_cache(
     assert codes == [0] * 20
     assert standin.count("token") == 1
     assert standin.count("api") == 20
+
+
+def test_request_scheme_relative_target_exit_2(
+    api_config: Path, standin: GoogleStandIn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["request", "--config", str(api_config), "--profile", "preprod"]
+    code, _, err = run([*args, "//evil.com/x"], capsys)
+    assert code == 2
+    assert "'//evil.com/x' is scheme-relative" in error_line(err)
+    assert standin.count("token") == 0
+
+
+def test_request_profile_base_url_with_path_exit_3(
+    tmp_path: Path,
+    preprod: dict[str, str | float],
+    production: dict[str, str | float],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    preprod["base_url"] = "https://api.preprod.posos.co/v1"
+    config = write_config(tmp_path / "config.toml", preprod, production)
+    args = ["request", "--config", str(config), "--profile", "preprod", "/health"]
+    code, _, err = run(args, capsys)
+    assert code == 3
+    assert "base URL https://api.preprod.posos.co/v1 has a path" in error_line(err)
+
+
+@pytest.mark.parametrize("timeout", ["1e10", "1" + "0" * 340])
+def test_profile_timeout_above_maximum_exit_3(
+    timeout: str,
+    tmp_path: Path,
+    preprod: dict[str, str | float],
+    production: dict[str, str | float],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = write_config(tmp_path / "config.toml", preprod, production)
+    text = config.read_text().replace("timeout = 5", f"timeout = {timeout}")
+    config.write_text(text)
+    code, _, err = run(
+        ["token", "--config", str(config), "--profile", "preprod"], capsys
+    )
+    assert code == 3
+    assert re.search(
+        rf"config file {re.escape(str(config))}, line 7: 'timeout' .* up to 3600",
+        error_line(err),
+    )
+
+
+def test_profile_key_file_with_nul_byte_exit_3(
+    tmp_path: Path,
+    preprod: dict[str, str | float],
+    production: dict[str, str | float],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    preprod["key_file"] = "k\0.json"
+    config = write_config(tmp_path / "config.toml", preprod, production)
+    code, _, err = run(
+        ["token", "--config", str(config), "--profile", "preprod"], capsys
+    )
+    assert code == 3
+    assert "line 2: 'key_file' in profile 'preprod' contains a NUL" in error_line(err)
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("--key-file", r"key file .*k\\0\.json: the path contains a NUL byte"),
+        ("--config", r"config file .*k\\0\.json: the path contains a NUL byte"),
+        ("--ca-bundle", r"CA bundle .*k\\0\.json contains a NUL byte"),
+    ],
+)
+def test_path_option_with_nul_byte_exit_3(
+    option: str,
+    message: str,
+    config_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = ["token", "--config", str(config_file), "--profile", "preprod"]
+    code, _, err = run([*args, option, str(tmp_path / "k\0.json")], capsys)
+    assert code == 3
+    assert re.search(message, error_line(err))
+
+
+def test_key_file_not_utf8_exit_3(
+    config_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    odd = os.fsdecode(os.fsencode(str(tmp_path)) + b"/k\xff.json")
+    args = ["token", "--config", str(config_file), "--profile", "preprod"]
+    code, _, err = run([*args, "--key-file", odd], capsys)
+    assert code == 3
+    assert "not found: check the path" in error_line(err)
+
+
+def test_config_fifo_exit_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "config.toml"
+    os.mkfifo(path)
+    code, _, err = run(["token", "--config", str(path), "--profile", "p"], capsys)
+    assert code == 3
+    assert "is not a regular file" in error_line(err)
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        "--profile",
+        "--config",
+        "--key-file",
+        "--client-id",
+        "--token-uri",
+        "--ca-bundle",
+    ],
+)
+@pytest.mark.parametrize("command", ["token", "request"])
+@pytest.mark.parametrize("value", ["", " "])
+def test_empty_option_is_usage_error(
+    option: str,
+    command: str,
+    value: str,
+    config_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("POSOS_JWT_CONFIG", str(config_file))
+    monkeypatch.setenv("POSOS_PROFILE", "preprod")
+    target = ["/health"] if command == "request" else []
+    code, _, err = run([command, option, value, *target], capsys)
+    assert code == 2
+    assert f"argument {option}: must not be empty" in error_line(err)
+
+
+def test_environment_proxy_named_in_error(
+    config_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://u:pw@127.0.0.1:9")
+    args = ["token", "--config", str(config_file), "--profile", "preprod"]
+    code, _, err = run([*args, "--max-attempts", "1"], capsys)
+    assert code == 5
+    assert "proxy http://***@127.0.0.1:9 (from HTTPS_PROXY)" in error_line(err)
+
+
+def test_profile_proxy_named_in_error(
+    tmp_path: Path,
+    preprod: dict[str, str | float],
+    production: dict[str, str | float],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    preprod["proxy"] = "http://127.0.0.1:9"
+    config = write_config(tmp_path / "config.toml", preprod, production)
+    args = ["token", "--config", str(config), "--profile", "preprod"]
+    code, _, err = run([*args, "--max-attempts", "1"], capsys)
+    assert code == 5
+    assert "(from proxy= (--proxy or a profile's proxy))" in error_line(err)
+
+
+def test_key_file_from_environment_logged_as_such(
+    config_file: Path,
+    key_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key_file))
+    args = ["token", "-v", "--config", str(config_file), "--profile", "preprod"]
+    code, _, err = run(args, capsys)
+    assert code == 0, err
+    assert f"using the key file {key_file} from GOOGLE_APPLICATION_CREDENTIALS" in err
+    assert "passed explicitly" not in err

@@ -187,6 +187,7 @@ def test_sign_in_redirect_exit_7(
         (["-H", "X-Name: caf\u00e9"], "must be ASCII"),
         (["-X", "GET /x"], "give an HTTP method"),
         (["-d", "@/nonexistent/body"], "cannot read the file"),
+        (["-d", "@body\0.json"], "the path contains a NUL byte"),
     ],
 )
 def test_usage_errors_exit_2(
@@ -216,10 +217,10 @@ def test_revoked_key_exit_4(
     assert standin.count("api") == 0
 
 
-def test_plain_http_url_exit_3(
+def test_plain_http_url_exit_2(
     standin: GoogleStandIn, key_file: Path, capsysbinary: pytest.CaptureFixture[bytes]
 ) -> None:
     args = request_args(standin, key_file, "http://api.example.invalid/")
     code, _, err = run(args, capsysbinary)
-    assert code == 3
+    assert code == 2
     assert "uses plain http" in error_line(err)

@@ -63,6 +63,18 @@ def test_relative_paths_ignore_working_directory(
     assert profile.key_file == str(tmp_path / "keys" / "preprod.json")
 
 
+def test_relative_paths_follow_the_link_not_its_target(tmp_path: Path) -> None:
+    real = tmp_path / "dotfiles"
+    real.mkdir()
+    target = write_config(real, VALID)
+    link_directory = tmp_path / "xdg"
+    link_directory.mkdir()
+    link = link_directory / "config.toml"
+    link.symlink_to(target)
+    profile = ConfigFile.load(link).profile("preprod")
+    assert profile.key_file == str(link_directory / "keys" / "preprod.json")
+
+
 def test_proxy_password_not_in_repr(tmp_path: Path) -> None:
     profile = ConfigFile.load(write_config(tmp_path, VALID)).profile("production")
     assert profile.proxy == "http://user:secret@proxy.example:3128"
@@ -196,6 +208,31 @@ CONFIG_ERRORS = [
         4,
     ),
     (
+        "timeout above the maximum",
+        PROFILE_HEAD + "timeout = 1e10\n",
+        r"line 4: 'timeout' in profile 'p' is 1e\+10: give a positive number of "
+        r"seconds up to 3600",
+        4,
+    ),
+    (
+        "timeout too large for a float",
+        PROFILE_HEAD + "timeout = 1" + "0" * 340 + "\n",
+        r"line 4: 'timeout' in profile 'p' is inf: give a positive number",
+        4,
+    ),
+    (
+        "key_file with a NUL byte",
+        '[profiles.p]\nkey_file = "k\\u0000.json"\nclient_id = "c"\n',
+        r"line 2: 'key_file' in profile 'p' contains a NUL byte",
+        2,
+    ),
+    (
+        "ca_bundle with a NUL byte",
+        PROFILE_HEAD + 'ca_bundle = "ca\\u0000.pem"\n',
+        r"line 4: 'ca_bundle' in profile 'p' contains a NUL byte",
+        4,
+    ),
+    (
         "base_url plain http",
         PROFILE_HEAD + 'base_url = "http://api.preprod.posos.co"\n',
         r"line 4: base_url http://api\.preprod\.posos\.co uses plain http, allowed "
@@ -279,6 +316,20 @@ def test_unreadable_file(tmp_path: Path) -> None:
     path = write_config(tmp_path, VALID)
     path.chmod(0)
     with pytest.raises(ConfigFileError, match=r"cannot be read .*check its perm"):
+        ConfigFile.load(path)
+
+
+def test_path_with_nul_byte(tmp_path: Path) -> None:
+    with pytest.raises(
+        ConfigFileError, match=r"a\\0b\.toml: the path contains a NUL byte"
+    ):
+        ConfigFile.load(str(tmp_path / "a\0b.toml"))
+
+
+def test_fifo_instead_of_file(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    os.mkfifo(path)
+    with pytest.raises(ConfigFileError, match="is not a regular file"):
         ConfigFile.load(path)
 
 

@@ -394,3 +394,10 @@ def test_identifier_rejected(field: str, value: str, message: str) -> None:
         ServiceAccountKey.from_info(info)
     assert caught.value.field == field
     assert "\n" not in str(caught.value)
+
+
+def test_path_with_nul_byte(tmp_path: Path) -> None:
+    with pytest.raises(
+        KeyFileNotFoundError, match=r"k\\0\.json: the path contains a NUL byte"
+    ):
+        ServiceAccountKey.from_file(str(tmp_path / "k\0.json"))

@@ -68,7 +68,6 @@ def test_jwt_header_and_claims(key: ServiceAccountKey) -> None:
         ("https://api.example.com:443/v1", "https://api.example.com/v1"),
         ("https://api.example.com:8443/v1", "https://api.example.com:8443/v1"),
         ("https://api.example.com/v1?q=1&r=2", "https://api.example.com/v1"),
-        ("https://api.example.com/v1#part", "https://api.example.com/v1"),
         ("https://api.example.com/v1/*", "https://api.example.com/v1/*"),
         ("https://[::1]:8443/v1", "https://[::1]:8443/v1"),
         ("https://api.example.com/Case/Kept", "https://api.example.com/Case/Kept"),
@@ -86,12 +85,31 @@ def test_audience_for_url(url: str, audience: str) -> None:
         ("https:///v1", "not an https URL"),
         ("https://user:secret@api.example.com/", "user:password@"),
         ("https://api.example.com:99999/", "is not valid"),
+        ("https://a b/x", "contains a space or a control character"),
+        ("https://api.example.com/a\tb", "contains a space or a control character"),
+        ("https://api.example.com/a\\b", "contains a backslash"),
+        ("https://api.example.com/v1#part", "has a fragment"),
+        ("https://api.example.com/a/../b", "has a '.' or '..' path segment"),
+        ("https://api.example.com/a/%2e/b", "has a '.' or '..' path segment"),
+        ("https://api.posos.example*", "has a '\\*' that is not a final '/\\*'"),
+        ("https://api.example.com/v1*", "has a '\\*' that is not a final '/\\*'"),
+        ("https://api.example.com/*/v1", "has a '\\*' that is not a final '/\\*'"),
+        ("https://api.example.com:0/", "has port 0"),
+        ("https://\uff21\uff30\uff29.example/", "has a host that is not ASCII"),
+        ("https://b\u00fccher.example/", "has a host that is not ASCII"),
+        ("https://api.example.com./", "has a host that ends with a dot"),
     ],
 )
 def test_audience_for_url_rejects(url: str, message: str) -> None:
     with pytest.raises(ConfigurationError, match=message) as info:
         audience_for_url(url)
     assert "secret" not in str(info.value)
+
+
+def test_request_url_with_star_is_not_a_prefix(key: ServiceAccountKey) -> None:
+    credentials = SelfSignedCredentials(key)
+    with pytest.raises(ConfigurationError, match="not a final '/\\*'"):
+        credentials.get_token_for_url("https://api.example.com/v1/*")
 
 
 def test_reaches_api_without_token_endpoint(

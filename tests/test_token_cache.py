@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import os
@@ -22,6 +24,7 @@ from posos_jwt import (
     TokenCache,
     TokenCacheError,
 )
+from posos_jwt._keyfile import cache_mac_key
 from posos_jwt.testing import GoogleStandIn, write_key_file
 from tests.clocks import ShiftedClock
 
@@ -120,6 +123,7 @@ def test_entry_without_key_or_email(
     assert "PRIVATE KEY" not in text
     assert account["client_email"] not in path.name
     assert set(json.loads(text)) == {
+        "mac",
         "version",
         "client_email",
         "private_key_id",
@@ -224,6 +228,22 @@ def set_token_claims(**changes: Any) -> Callable[[dict[str, Any]], str]:
     return edit
 
 
+def with_new_mac(text: str, key_file: Path) -> str:
+    """Recompute the MAC of an edited entry, as a reader of the key file could,
+    so that the checks behind the MAC are reached."""
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError:
+        return text
+    if not isinstance(record, dict):
+        return text
+    record.pop("mac", None)
+    message = json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
+    mac_key = cache_mac_key(key_file.read_bytes())
+    record["mac"] = hmac.new(mac_key, message, hashlib.sha256).hexdigest()
+    return json.dumps(record)
+
+
 # (case, edit of the stored record, log level, log text)
 TAMPERED = [
     ("not json", lambda record: "{not json", logging.WARNING, "not valid JSON"),
@@ -278,7 +298,7 @@ def test_tampered_entry_ignored_and_replaced(
     credentials = credentials_for(standin, key_file)
     cache.get_id_token(credentials)
     path = cache.entry_path(credentials)
-    write_entry(path, edit(read_entry(cache, credentials)))
+    write_entry(path, with_new_mac(edit(read_entry(cache, credentials)), key_file))
     caplog.clear()
     token = cache.get_id_token(credentials_for(standin, key_file))
     assert standin.count("token") == 2
@@ -286,6 +306,47 @@ def test_tampered_entry_ignored_and_replaced(
         r.getMessage() for r in caplog.records
     ]
     assert read_entry(cache, credentials)["id_token"] == token.value
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        set_token_claims(sub="someone-else"),
+        set_field("mac", "0" * 64),
+        set_field("mac", None),
+    ],
+    ids=["swapped token", "wrong mac", "no mac"],
+)
+def test_entry_without_its_mac_ignored_and_replaced(
+    standin: GoogleStandIn,
+    key_file: Path,
+    cache_dir: Path,
+    caplog: pytest.LogCaptureFixture,
+    edit: Callable[[dict[str, Any]], str],
+) -> None:
+    cache = TokenCache(cache_dir)
+    credentials = credentials_for(standin, key_file)
+    cache.get_id_token(credentials)
+    write_entry(cache.entry_path(credentials), edit(read_entry(cache, credentials)))
+    caplog.clear()
+    token = cache.get_id_token(credentials_for(standin, key_file))
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert standin.count("token") == 2
+    assert any("has a wrong MAC" in message for message in warnings), warnings
+    assert read_entry(cache, credentials)["id_token"] == token.value
+
+
+def test_swapped_token_missed_by_key_file_lookup(
+    standin: GoogleStandIn, key_file: Path, cache_dir: Path
+) -> None:
+    cache = TokenCache(cache_dir)
+    credentials = credentials_for(standin, key_file)
+    cache.get_id_token(credentials)
+    swapped = set_token_claims(sub="someone-else")(read_entry(cache, credentials))
+    write_entry(cache.entry_path(credentials), swapped)
+    assert (
+        cache.load_for_key_file(key_file, AUDIENCE, token_uri=standin.token_uri) is None
+    )
 
 
 def test_loose_entry_mode_ignored_and_replaced(
@@ -441,10 +502,51 @@ def test_clear_counts_entries(
     cache = TokenCache(cache_dir)
     cache.get_id_token(credentials_for(standin, key_file, "a"))
     cache.get_id_token(credentials_for(standin, key_file, "b"))
-    write_entry(str(cache_dir / ".tmp-left-over.json"), "{}")
+    left_over = cache_dir / ".tmp-left-over.json"
+    write_entry(str(left_over), "{}")
+    os.utime(left_over, (time.time() - 3600, time.time() - 3600))
     (cache_dir / "notes.txt").write_text("kept")
     assert cache.clear() == 2
     assert [p.name for p in cache_dir.iterdir()] == ["notes.txt"]
+
+
+def test_clear_keeps_a_temporary_file_being_written(
+    standin: GoogleStandIn, key_file: Path, cache_dir: Path
+) -> None:
+    cache = TokenCache(cache_dir)
+    cache.get_id_token(credentials_for(standin, key_file))
+    in_flight = cache_dir / ".tmp-in-flight.json"
+    write_entry(str(in_flight), "{}")
+    cache.clear()
+    assert in_flight.exists()
+
+
+def test_clear_regular_file_raises(tmp_path: Path) -> None:
+    path = tmp_path / "posos-jwt"
+    path.write_text("not a directory")
+    with pytest.raises(
+        TokenCacheError, match=r"posos-jwt: is not a directory: remove it"
+    ):
+        TokenCache(path).clear()
+
+
+def test_directory_with_nul_byte_raises(tmp_path: Path) -> None:
+    with pytest.raises(TokenCacheError, match=r"contains a NUL byte"):
+        TokenCache(str(tmp_path) + "/a\0b")
+
+
+def test_fifo_entry_ignored_without_blocking(
+    standin: GoogleStandIn,
+    key_file: Path,
+    cache_dir: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cache = TokenCache(cache_dir)
+    credentials = credentials_for(standin, key_file)
+    cache_dir.mkdir(parents=True, mode=0o700)
+    os.mkfifo(cache.entry_path(credentials), 0o600)
+    assert cache.load(credentials) is None
+    assert any("is not a regular file" in r.getMessage() for r in caplog.records)
 
 
 def test_clear_missing_directory(tmp_path: Path) -> None:

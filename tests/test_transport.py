@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from posos_jwt import ConfigurationError
+from posos_jwt import (
+    ConfigurationError,
+    IDTokenCredentials,
+    ImpersonatedCredentials,
+    MetadataCredentials,
+    ServiceAccountKey,
+)
 from posos_jwt._transport import Transport, check_timeout
+from tests.support import key_info
 
 
 @pytest.mark.parametrize(
@@ -42,3 +50,37 @@ def test_ca_bundle_broken_pem(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="no valid PEM certificate") as info:
         Transport(ca_bundle=path)
     assert "(None)" not in str(info.value)
+
+
+def test_ca_bundle_nul_byte() -> None:
+    with pytest.raises(ConfigurationError, match=r"ca\\0\.pem contains a NUL byte"):
+        Transport(ca_bundle="ca\0.pem")
+
+
+def _id_token_credentials(timeout: float) -> object:
+    key = ServiceAccountKey.from_info(key_info("service_account.json"))
+    return IDTokenCredentials(key, "aud", timeout=timeout)
+
+
+def _impersonated_credentials(timeout: float) -> object:
+    key = ServiceAccountKey.from_info(key_info("service_account.json"))
+    return ImpersonatedCredentials.from_service_account_key(
+        key, "target@p.iam.gserviceaccount.com", "aud", timeout=timeout
+    )
+
+
+def _metadata_credentials(timeout: float) -> object:
+    return MetadataCredentials("aud", host="127.0.0.1:9", timeout=timeout)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [_id_token_credentials, _impersonated_credentials, _metadata_credentials],
+    ids=["key file", "impersonated", "metadata server"],
+)
+@pytest.mark.parametrize("timeout", [1e10, 10**340])
+def test_credentials_reject_timeout_above_maximum(
+    build: Callable[[float], object], timeout: float
+) -> None:
+    with pytest.raises(ConfigurationError, match="up to 3600"):
+        build(timeout)

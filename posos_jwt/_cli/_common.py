@@ -66,7 +66,10 @@ class ArgumentParser(argparse.ArgumentParser):
 def print_error(message: str) -> None:
     """Print ``message`` as one line on stderr."""
     one_line = " ".join(message.split())
-    print(f"posos-jwt: error: {one_line}", file=sys.stderr)
+    # A path given as bytes that are not UTF-8 decodes to lone surrogates,
+    # which a stream without errors="backslashreplace" cannot write.
+    printable = one_line.encode("utf-8", "backslashreplace").decode("utf-8")
+    print(f"posos-jwt: error: {printable}", file=sys.stderr)
 
 
 class _OneLineFormatter(logging.Formatter):
@@ -109,11 +112,27 @@ def positive_seconds(text: str) -> float:
     return value
 
 
+def non_empty(text: str) -> str:
+    """Parse the value of an option that has no meaning when empty.
+
+    An empty ``--profile ""`` or ``--key-file ""`` is most often an unset
+    shell variable, and falling back to the environment or the profile would
+    then run with settings that the user did not choose.
+    """
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "must not be empty: give a value, or leave the option out to use "
+            "the default"
+        )
+    return text
+
+
 def add_key_file_option(parser: argparse.ArgumentParser) -> None:
     """Add ``--key-file``."""
     parser.add_argument(
         "--key-file",
         metavar="PATH",
+        type=non_empty,
         help=(
             "service-account key file (default: $GOOGLE_APPLICATION_CREDENTIALS, "
             "then the profile's key_file)"
@@ -126,6 +145,7 @@ def add_network_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--token-uri",
         metavar="URL",
+        type=non_empty,
         help=(
             "token endpoint, instead of the key file's: any https URL, or http on "
             "a loopback address (default: $POSOS_JWT_TOKEN_URI, then the "
@@ -135,6 +155,7 @@ def add_network_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ca-bundle",
         metavar="PATH",
+        type=non_empty,
         help=(
             "PEM file of CA certificates to trust instead of the system's "
             f"(default: ${CA_BUNDLE_ENV}, then the profile's ca_bundle)"
@@ -250,6 +271,7 @@ def add_profile_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--profile",
         metavar="NAME",
+        type=non_empty,
         help=(
             "take the settings of this profile of the configuration file, below "
             f"options and environment variables (default: ${PROFILE_ENV})"
@@ -263,6 +285,7 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",
         metavar="PATH",
+        type=non_empty,
         help=(
             f"configuration file of profiles (default: ${CONFIG_ENV}, then "
             "$XDG_CONFIG_HOME/posos-jwt/config.toml)"
@@ -289,18 +312,23 @@ class Settings:
 
     Attributes:
         key_file: The service-account key file, or ``None`` when none is set.
+        key_file_from_environment: Whether ``key_file`` comes from
+            ``$GOOGLE_APPLICATION_CREDENTIALS``.
         client_id: The OAuth client ID, or ``None`` when none is set.
         token_uri: The token endpoint, or ``None`` for the key file's.
         ca_bundle: The CA file to trust, or ``None`` for the system's.
         timeout: Seconds allowed to connect, and again for each read.
-        proxy: The proxy URL, or ``None``. It may hold a password: never print
-            it without ``safe_url``.
+        proxy: The proxy URL of ``--proxy`` or the profile, or ``None``. It is
+            also ``None`` when ``$HTTPS_PROXY`` wins, because the transport
+            then reads the variable itself and names it in its messages. It
+            may hold a password: never print it without ``safe_url``.
         base_url: The API's base URL, from the profile only.
         cache: Whether to keep tokens on disk.
         profile: The chosen profile, if any.
     """
 
     key_file: str | None
+    key_file_from_environment: bool
     client_id: str | None
     token_uri: str | None
     ca_bundle: str | None
@@ -344,12 +372,23 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
     proxy_env = None
     if not option("no_env_proxy"):
         proxy_env = env("https_proxy") or env("HTTPS_PROXY")
+    proxy = _first(
+        "proxy",
+        ("--proxy", option("proxy")),
+        ("$HTTPS_PROXY", proxy_env),
+        (where, in_profile("proxy")),
+    )
+    if option("proxy") is None and proxy_env is not None:
+        proxy = None
     return Settings(
         key_file=_first(
             "key_file",
             ("--key-file", option("key_file")),
             (f"${KEY_FILE_ENV}", env(KEY_FILE_ENV)),
             (where, in_profile("key_file")),
+        ),
+        key_file_from_environment=(
+            option("key_file") is None and env(KEY_FILE_ENV) is not None
         ),
         client_id=_first(
             "client_id",
@@ -370,12 +409,7 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
             (where, in_profile("ca_bundle")),
         ),
         timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
-        proxy=_first(
-            "proxy",
-            ("--proxy", option("proxy")),
-            ("$HTTPS_PROXY", proxy_env),
-            (where, in_profile("proxy")),
-        ),
+        proxy=proxy,
         base_url=_first("base_url", (where, in_profile("base_url"))),
         cache=_cache_enabled(args),
         profile=profile,

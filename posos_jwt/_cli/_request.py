@@ -14,6 +14,7 @@ from ._common import (
     add_network_options,
     add_profile_options,
     add_proxy_and_retry_options,
+    non_empty,
     require_client_id,
     resolve_settings,
 )
@@ -89,6 +90,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--client-id",
         metavar="ID",
+        type=non_empty,
         help=(
             "OAuth client ID of the IAP resource (default: $POSOS_CLIENT_ID, "
             "then the profile's client_id)"
@@ -103,7 +105,7 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Send the request and write the body of a 2xx response to stdout."""
-    from .. import AuthorizedHTTP, resolve_request_url
+    from .. import AuthorizedHTTP
 
     headers = parse_headers(args.headers)
     body = read_body(args.data)
@@ -111,9 +113,7 @@ def run(args: argparse.Namespace) -> int:
     if not HTTP_TOKEN.fullmatch(method):
         raise UsageError(f"-X {method!r}: give an HTTP method such as GET or POST")
     settings = resolve_settings(args)
-    url = resolve_request_url(
-        settings.base_url, args.url, allow_other_host=args.allow_other_host
-    )
+    url = request_url(settings.base_url, args.url, args.allow_other_host)
     credentials, store = credentials_for(settings, require_client_id(settings), args)
     http = AuthorizedHTTP(credentials, proxy_authorization=args.proxy_authorization)
     try:
@@ -124,6 +124,25 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.buffer.write(response.body)
     sys.stdout.buffer.flush()
     return 0
+
+
+def request_url(base_url: str | None, target: str, allow_other_host: bool) -> str:
+    """Resolve the URL argument against the profile's ``base_url``.
+
+    Raises:
+        UsageError: The URL argument is rejected, which exit code 2 reports as
+            an invalid argument.
+        RequestTargetError: The profile's ``base_url`` is rejected, which is a
+            configuration error (exit code 3).
+    """
+    from .. import RequestTargetError, resolve_request_url
+
+    try:
+        return resolve_request_url(base_url, target, allow_other_host=allow_other_host)
+    except RequestTargetError as exc:
+        if exc.reason == "base_url":
+            raise
+        raise UsageError(str(exc)) from exc
 
 
 def parse_headers(values: list[str]) -> dict[str, str]:
@@ -164,6 +183,9 @@ def read_body(data: str | None) -> bytes | None:
     path = data[1:]
     if path == "-":
         return sys.stdin.buffer.read()
+    if "\0" in path:
+        # open() raises ValueError, not OSError, on a NUL byte.
+        raise UsageError("-d @FILE: the path contains a NUL byte: check the path")
     try:
         with open(path, "rb") as file:
             return file.read()

@@ -17,6 +17,7 @@ from ._common import (
     add_network_options,
     add_profile_options,
     add_proxy_and_retry_options,
+    non_empty,
     require_client_id,
     resolve_settings,
     retry_from,
@@ -44,6 +45,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--client-id",
         metavar="ID",
+        type=non_empty,
         help=(
             "OAuth client ID of the IAP resource (default: $POSOS_CLIENT_ID, "
             "then the profile's client_id)"
@@ -166,9 +168,12 @@ def credentials_for(
         cached = cache.load_for_key_file(
             settings.key_file, client_id, token_uri=settings.token_uri
         )
+    # A key file named by the environment is left for find_credentials to
+    # read, so that its log names the variable rather than an argument.
+    key_file = None if settings.key_file_from_environment else settings.key_file
     credentials = find_credentials(
         client_id,
-        settings.key_file,
+        key_file,
         token_uri=settings.token_uri,
         ca_bundle=settings.ca_bundle,
         timeout=settings.timeout,
