@@ -34,7 +34,8 @@ and the command line maps each base to one exit code::
     │       ├── MalformedTokenError               not a JWT, or a bad claim type
     │       ├── TokenAlgorithmError               alg
     │       ├── UnknownKeyError                   kid names no published key
-    │       ├── KeySetError                       published keys unusable
+    │       ├── KeySetError                       a key does not fit the token
+    │       │   └── KeySetUnavailableError        keys not fetched, exit 5
     │       ├── TokenSignatureError
     │       ├── TokenIssuerError                  iss
     │       ├── TokenAudienceError                aud
@@ -75,6 +76,7 @@ __all__ = [
     "KeyFileNotFoundError",
     "KeyFileTypeError",
     "KeySetError",
+    "KeySetUnavailableError",
     "MalformedTokenError",
     "MetadataServerError",
     "NoCredentialsError",
@@ -585,7 +587,7 @@ class UnknownKeyError(VerificationError):
 
 
 class KeySetError(VerificationError):
-    """The published keys could not be fetched or read, or do not fit the token.
+    """The published keys do not fit the token, or could not be fetched or read.
 
     Attributes:
         url: The URL of the key set.
@@ -596,6 +598,18 @@ class KeySetError(VerificationError):
         self.url = url
         self.status = status
         super().__init__(message, claim=None)
+
+
+class KeySetUnavailableError(KeySetError):
+    """The keys URL did not return a usable key set, so no token can be verified.
+
+    The keys URL returned a status other than 200, a body that is not a key
+    set, or no usable key, now or in a fetch too recent to repeat. The token
+    was not judged at all, so the command exits 5, as for a network failure,
+    and not 6, as for a token that failed its verification.
+    """
+
+    exit_code = 5
 
 
 class TokenSignatureError(VerificationError):

@@ -30,13 +30,22 @@ from typing import Final, TypeAlias
 from urllib.parse import urlsplit
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from ._clock import SYSTEM_CLOCK, Clock
 from ._defaults import DEFAULT_TIMEOUT
-from ._errors import ConfigurationError, KeySetError, UnknownKeyError, excerpt
+from ._errors import (
+    ConfigurationError,
+    KeySetError,
+    KeySetUnavailableError,
+    TransportError,
+    UnknownKeyError,
+    excerpt,
+)
 from ._exchange import redact
-from ._transport import Response, Transport
+from ._token_uri import safe_url
+from ._transport import Response, Transport, check_timeout
 
 logger = logging.getLogger(__name__)
 
@@ -54,13 +63,24 @@ bounds how long a key that Google has withdrawn stays trusted."""
 UNKNOWN_KEY_REFETCH_INTERVAL: Final = 30.0
 """Minimum seconds between two fetches of one key set. A token with a key ID
 that the cached set lacks triggers a fetch only after this interval, so tokens
-with forged key IDs cost Google at most one request per interval."""
+with forged key IDs cost Google at most one request per interval. A failed
+fetch is followed by the next one only after this interval too, so a keys URL
+that keeps failing gets at most one request per interval."""
+
+MAX_DELTA_SECONDS_DIGITS: Final = 10
+"""Maximum digits read from ``max-age`` or ``Age``. Ten digits cover any lifetime
+up to 300 years, and a longer value is treated as invalid."""
 
 _BASE64URL: Final = re.compile(r"[A-Za-z0-9_-]*")
 """The base64url alphabet without padding (RFC 7515, section 2)."""
 
-_MAX_AGE: Final = re.compile(r"max-age\s*=\s*\"?(\d+)\"?")
-"""The ``max-age`` directive of ``Cache-Control`` (RFC 9111, section 5.2.2.1)."""
+_DELTA_SECONDS: Final = re.compile(rf"[0-9]{{1,{MAX_DELTA_SECONDS_DIGITS}}}")
+"""Delta-seconds of RFC 9111, section 1.2.2, in ASCII digits only: ``str.isdigit``
+and ``int`` would also accept other Unicode digits."""
+
+_URL_CHARACTERS: Final = re.compile(r"[!-~]+")
+"""Printable ASCII without the space, the only characters that a keys URL may
+contain: a control character or a space could split the request line."""
 
 
 @dataclass(frozen=True)
@@ -80,40 +100,100 @@ class PublishedKey:
 
 
 def decode_base64url(text: str) -> bytes:
-    """Decode unpadded base64url, rejecting any character outside its alphabet.
+    """Decode unpadded base64url in its one canonical form.
 
-    :func:`base64.urlsafe_b64decode` alone skips characters it does not know,
-    so two different strings could decode to the same bytes.
+    :func:`base64.urlsafe_b64decode` alone skips characters it does not know
+    and ignores the unused low bits of the last character, so several strings
+    would decode to the same bytes. This function rejects padding, characters
+    outside the alphabet and set unused bits (RFC 4648, section 3.5), so that
+    each byte string has exactly one encoding.
 
     Raises:
-        ValueError: ``text`` is not unpadded base64url.
+        ValueError: ``text`` is not canonical unpadded base64url.
     """
-    if not _BASE64URL.fullmatch(text):
+    if not _BASE64URL.fullmatch(text) or len(text) % 4 == 1:
         raise ValueError("not base64url")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except binascii.Error:
         raise ValueError("not base64url") from None
+    if base64.urlsafe_b64encode(data).rstrip(b"=") != text.encode("ascii"):
+        raise ValueError("not canonical base64url: unused bits are set")
+    return data
 
 
 def check_keys_url(url: object) -> str:
-    """Return ``url`` if it is an https URL with a host.
+    """Return ``url`` if it is a valid https URL with a host and no credentials.
 
     Plain http is rejected even on loopback, because an attacker who can change
-    the keys in transit can sign tokens that verify.
+    the keys in transit can sign tokens that verify. A ``user:password@`` part
+    is rejected too: published keys are public, so credentials in their URL
+    can only be a mistake, and rejecting them keeps them out of every message,
+    log line and ``repr`` that shows the URL.
 
     Raises:
-        ConfigurationError: ``url`` is not an https URL.
+        ConfigurationError: ``url`` is not such a URL.
     """
     if not isinstance(url, str):
         raise ConfigurationError(f"keys URL must be a string, not {type(url).__name__}")
-    parts = urlsplit(url)
-    if parts.scheme != "https" or not parts.hostname:
+    fix = "give the https URL of a JWK set or of a map of key IDs to certificates"
+    shown = _show_url(url)
+    if not _URL_CHARACTERS.fullmatch(url):
         raise ConfigurationError(
-            f"keys URL {url!r} is not an https URL: give the https URL of a JWK "
-            "set or of a map of key IDs to certificates"
+            f"keys URL {shown} is empty or contains a space, a control character "
+            f"or a non-ASCII character: {fix}, percent-encoded where needed"
+        )
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        # urlsplit's own message can quote the user name and password.
+        raise ConfigurationError(
+            f"keys URL {shown} is not a valid URL: check the brackets around an "
+            f"IPv6 host and the port (1 to 65535), and {fix}"
+        ) from None
+    if parts.scheme != "https" or not parts.hostname:
+        raise ConfigurationError(f"keys URL {shown} is not an https URL: {fix}")
+    if port == 0:
+        raise ConfigurationError(
+            f"keys URL {shown} has port 0, which no server listens on: {fix}"
+        )
+    if parts.username is not None or parts.password is not None:
+        raise ConfigurationError(
+            f"keys URL {shown} contains a user name or password, which a URL of "
+            f"public keys never needs: remove the part up to '@' and {fix}"
         )
     return url
+
+
+def _check_connection_options(
+    transport: object, ca_bundle: object, timeout: object
+) -> None:
+    """Check the types of the options, before they are hashed or compared.
+
+    Raises:
+        ConfigurationError: An option has the wrong type, or the timeout is
+            out of range.
+    """
+    if transport is not None and not isinstance(transport, Transport):
+        raise ConfigurationError(
+            f"transport must be a posos-jwt Transport, not {type(transport).__name__}"
+        )
+    if ca_bundle is not None and not isinstance(ca_bundle, str | os.PathLike):
+        raise ConfigurationError(
+            f"ca_bundle must be the path of a PEM file, not {type(ca_bundle).__name__}"
+        )
+    check_timeout(timeout)
+
+
+def _show_url(url: str) -> str:
+    """Quote ``url`` for a message, without its ``user:password@``."""
+    try:
+        urlsplit(url)
+    except ValueError:
+        # safe_url quotes and shortens a URL that it cannot parse.
+        return safe_url(url)
+    return excerpt(repr(safe_url(url)), 100)
 
 
 class KeySet:
@@ -122,7 +202,9 @@ class KeySet:
     One key set serves any number of verifications and threads. Only one fetch
     runs at a time. Threads that need the new keys wait for it, and threads
     whose key is cached do not. When a fetch fails, its error is raised and
-    expired keys are not used in the meantime.
+    expired keys are not used in the meantime. The next fetch then waits for
+    :data:`UNKNOWN_KEY_REFETCH_INTERVAL`, and callers that need one before
+    that get :class:`KeySetUnavailableError`.
 
     Args:
         url: The https URL of a JWK set or of a map of key IDs to PEM
@@ -149,6 +231,7 @@ class KeySet:
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._url = check_keys_url(url)
+        _check_connection_options(transport, ca_bundle, timeout)
         if transport is not None and (
             ca_bundle is not None or timeout != DEFAULT_TIMEOUT
         ):
@@ -165,6 +248,8 @@ class KeySet:
         self._keys: dict[str, PublishedKey] = {}
         self._fetched_at: float | None = None
         self._expires_at = 0.0
+        # The error of the last fetch, or None when it succeeded.
+        self._failure: TransportError | KeySetError | None = None
 
     def __repr__(self) -> str:
         return f"KeySet(url={self._url!r}, key_ids={sorted(self.key_ids)!r})"
@@ -191,11 +276,15 @@ class KeySet:
         The keys are fetched when none are cached or the cached ones have
         expired, and again when ``key_id`` is missing and the last fetch is
         older than :data:`UNKNOWN_KEY_REFETCH_INTERVAL`. A fetch never blocks
-        the threads that find their key in the cache.
+        the threads that find their key in the cache. Threads that wait for a
+        fetch share its outcome: when it fails, they and every later caller
+        that needs a fetch get :class:`KeySetUnavailableError` until the
+        interval has passed, without a request of their own.
 
         Raises:
             UnknownKeyError: No key has this ID, even after a new fetch.
-            KeySetError: The keys could not be fetched or read.
+            KeySetUnavailableError: The keys could not be fetched or read, now
+                or in a fetch less than the interval ago.
             TransportError: The request for the keys failed below HTTP.
         """
         key, fetch_reason = self._look_up(key_id)
@@ -203,7 +292,8 @@ class KeySet:
             return key
         if fetch_reason is not None:
             with self._fetch_lock:
-                # Another thread may have fetched while this one waited.
+                # Another thread may have fetched, or failed to, while this one
+                # waited: _look_up then returns its keys or raises its failure.
                 key, fetch_reason = self._look_up(key_id)
                 if fetch_reason is not None:
                     logger.debug(
@@ -219,26 +309,55 @@ class KeySet:
         """Fetch the keys now, whatever the cache holds.
 
         Raises:
-            KeySetError: The keys could not be fetched or read.
+            KeySetUnavailableError: The keys could not be fetched or read.
             TransportError: The request for the keys failed below HTTP.
         """
         with self._fetch_lock:
             self._fetch()
 
     def _look_up(self, key_id: str) -> tuple[PublishedKey | None, str | None]:
-        """Return the cached key, or None and the reason to fetch, if any."""
+        """Return the cached key, or None and the reason to fetch, if any.
+
+        Raises:
+            KeySetUnavailableError: A fetch is needed, but the last one failed
+                less than :data:`UNKNOWN_KEY_REFETCH_INTERVAL` ago.
+        """
         with self._lock:
             now = self._clock.monotonic()
             fetched_at = self._fetched_at
-            if fetched_at is None or now >= self._expires_at:
-                return None, "no keys cached, or the cached ones expired"
-            key = self._keys.get(key_id)
+            expired = fetched_at is None or now >= self._expires_at
+            key = None if expired else self._keys.get(key_id)
             if key is not None:
                 return key, None
-            if now - fetched_at >= UNKNOWN_KEY_REFETCH_INTERVAL:
-                shown = excerpt(repr(key_id), 100)
-                return None, f"key ID {shown} is not in the cached keys"
-            return None, None
+            elapsed = None if fetched_at is None else now - fetched_at
+            recent = elapsed is not None and elapsed < UNKNOWN_KEY_REFETCH_INTERVAL
+            if recent and elapsed is not None and self._failure is not None:
+                raise self._throttled(elapsed)
+            if expired:
+                # Also while another thread's first fetch runs: this thread
+                # then waits for its outcome.
+                return None, "no keys cached, or the cached ones expired"
+            if recent:
+                return None, None
+            shown = excerpt(repr(key_id), 100)
+            return None, f"key ID {shown} is not in the cached keys"
+
+    def _throttled(self, elapsed: float) -> KeySetUnavailableError:
+        """Build the error for a caller in the interval after a failed fetch.
+
+        Called with ``_lock`` held.
+        """
+        failure = self._failure
+        cause = "unknown" if failure is None else type(failure).__name__
+        wait = max(UNKNOWN_KEY_REFETCH_INTERVAL - elapsed, 0.0)
+        return KeySetUnavailableError(
+            f"keys at {self._url} are unavailable: the last fetch, {elapsed:.0f} s "
+            f"ago, failed ({cause}), and the next is allowed in {wait:.0f} s; try "
+            "again then, and check the keys URL and the network if it keeps "
+            "failing",
+            url=self._url,
+            status=getattr(failure, "status", None),
+        )
 
     def _unknown_key(self, key_id: str) -> UnknownKeyError:
         with self._lock:
@@ -257,19 +376,32 @@ class KeySet:
         """Fetch and store the keys. Called with ``_fetch_lock`` held."""
         with self._lock:
             # A failed fetch also counts: a server that keeps failing then gets
-            # at most one request per interval from unknown key IDs.
+            # at most one request per interval.
             started = self._clock.monotonic()
             self._fetched_at = started
         # The request runs without _lock, so that threads whose key is cached
         # carry on while it waits for the server.
-        response = self._transport.request(
-            "GET", self._url, headers={"Accept": "application/json"}
-        )
-        keys = parse_key_set(response, self._url)
+        try:
+            response = self._transport.request(
+                "GET", self._url, headers={"Accept": "application/json"}
+            )
+            keys = parse_key_set(response, self._url)
+        except (TransportError, KeySetError) as exc:
+            with self._lock:
+                self._failure = exc
+            logger.debug(
+                "fetching the keys from %s failed; the next fetch is allowed in "
+                "%g s: %s",
+                self._url,
+                UNKNOWN_KEY_REFETCH_INTERVAL,
+                exc,
+            )
+            raise
         lifetime = cache_lifetime(response.headers)
         with self._lock:
             self._keys = keys
             self._expires_at = started + lifetime
+            self._failure = None
         logger.debug(
             "fetched %d keys from %s, cached for %g s: %s",
             len(keys),
@@ -283,29 +415,53 @@ def cache_lifetime(headers: Mapping[str, str]) -> float:
     """Return how long to keep a key set, from its ``Cache-Control`` and ``Age``.
 
     The result is ``max-age`` minus ``Age``, clamped to
-    :data:`MIN_KEYS_CACHE_TIME` and :data:`MAX_KEYS_CACHE_TIME`. Without
-    ``max-age``, or with ``no-cache`` or ``no-store``, it is the minimum.
+    :data:`MIN_KEYS_CACHE_TIME` and :data:`MAX_KEYS_CACHE_TIME`. It is the
+    minimum without exactly one valid ``max-age``, with ``no-cache`` or
+    ``no-store``, or with an invalid ``Age``. A valid value is 1 to
+    :data:`MAX_DELTA_SECONDS_DIGITS` ASCII digits.
     """
-    directives = headers.get("Cache-Control", "").lower()
-    match = _MAX_AGE.search(directives)
-    if match is None or "no-cache" in directives or "no-store" in directives:
+    directives = _cache_directives(headers.get("Cache-Control", ""))
+    if "no-cache" in directives or "no-store" in directives:
         return MIN_KEYS_CACHE_TIME
-    age_text = headers.get("Age", "0").strip()
-    age = int(age_text) if age_text.isdigit() else 0
-    lifetime = float(int(match.group(1)) - age)
+    max_age_values = directives.get("max-age", [])
+    max_age = _delta_seconds(max_age_values[0]) if len(max_age_values) == 1 else None
+    age = _delta_seconds(headers.get("Age", "0"))
+    if max_age is None or age is None:
+        return MIN_KEYS_CACHE_TIME
+    lifetime = float(max_age - age)
     return min(max(lifetime, MIN_KEYS_CACHE_TIME), MAX_KEYS_CACHE_TIME)
+
+
+def _cache_directives(header: str) -> dict[str, list[str]]:
+    """Split ``Cache-Control`` into directive names, each with its values."""
+    directives: dict[str, list[str]] = {}
+    for item in header.split(","):
+        name, _, value = item.partition("=")
+        # RFC 9111, section 5.2: names are case-insensitive, and a value may
+        # be a quoted string.
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        directives.setdefault(name.strip().lower(), []).append(value)
+    return directives
+
+
+def _delta_seconds(text: str) -> int | None:
+    """Parse delta-seconds, or return None for an invalid or too long value."""
+    text = text.strip()
+    return int(text) if _DELTA_SECONDS.fullmatch(text) else None
 
 
 def parse_key_set(response: Response, url: str) -> dict[str, PublishedKey]:
     """Read the keys of a response, as a JWK set or a map of certificates.
 
     Raises:
-        KeySetError: The status is not 200, or the body is neither format, or
-            it contains no usable key.
+        KeySetUnavailableError: The status is not 200, or the body is neither
+            format, or it contains no usable key.
     """
     if response.status != 200:
         body = redact(excerpt(response.body.decode("utf-8", errors="replace")))
-        raise KeySetError(
+        raise KeySetUnavailableError(
             f"keys URL {url} returned HTTP {response.status}: {body!r}; check the "
             "URL, or try again later",
             url=url,
@@ -320,14 +476,14 @@ def parse_key_set(response: Response, url: str) -> dict[str, PublishedKey]:
     elif isinstance(document, dict) and document:
         keys = _keys_from_certificates(document, url)
     else:
-        raise KeySetError(
+        raise KeySetUnavailableError(
             f"keys URL {url} returned a body that is not a JSON object: give the "
             "URL of a JWK set or of a map of key IDs to certificates",
             url=url,
             status=response.status,
         )
     if not keys:
-        raise KeySetError(
+        raise KeySetUnavailableError(
             f"keys URL {url} returned no usable signing key (RSA, or EC on "
             "P-256): check the URL",
             url=url,
@@ -344,7 +500,7 @@ def _keys_from_jwks(entries: list[object], url: str) -> dict[str, PublishedKey]:
             continue
         if key.key_id in keys:
             # Two keys under one ID would make the choice of key ambiguous.
-            raise KeySetError(
+            raise KeySetUnavailableError(
                 f"keys URL {url} publishes key ID {key.key_id} twice: check the URL",
                 url=url,
                 status=200,
@@ -368,7 +524,7 @@ def _key_from_jwk(entry: object) -> PublishedKey | None:
         return None
     try:
         public_key = _public_key_from_jwk(entry)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         logger.warning("skipped JWK %s, which is not a valid key: %s", key_id, exc)
         return None
     if public_key is None:
@@ -413,7 +569,7 @@ def _keys_from_certificates(
     keys: dict[str, PublishedKey] = {}
     for key_id, pem in document.items():
         if not isinstance(pem, str) or "-----BEGIN CERTIFICATE-----" not in pem:
-            raise KeySetError(
+            raise KeySetUnavailableError(
                 f"keys URL {url} returned an object that is neither a JWK set (no "
                 f"keys member) nor a map of key IDs to PEM certificates (key ID "
                 f"{excerpt(repr(key_id), 60)}): check the URL",
@@ -426,7 +582,7 @@ def _keys_from_certificates(
         try:
             certificate = x509.load_pem_x509_certificate(pem.encode("ascii"))
             public_key = certificate.public_key()
-        except (ValueError, UnicodeEncodeError) as exc:
+        except (ValueError, UnicodeEncodeError, UnsupportedAlgorithm) as exc:
             logger.warning(
                 "skipped certificate %s, which is not a valid PEM certificate: %s",
                 key_id,
@@ -463,6 +619,8 @@ def shared_key_set(
     Raises:
         ConfigurationError: The URL or the options are invalid.
     """
+    url = check_keys_url(url)
+    _check_connection_options(transport, ca_bundle, timeout)
     bundle = None if ca_bundle is None else os.fspath(ca_bundle)
     cache_key: tuple[object, ...] = (url, transport, bundle, timeout)
     with _shared_lock:

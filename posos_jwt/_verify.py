@@ -71,6 +71,11 @@ Google's guide to IAP signed headers allows
 (https://cloud.google.com/iap/docs/signed-headers-howto). ID tokens get the
 same, because NTP-synchronised clocks agree far better than that."""
 
+MAX_CLAIM_TIME: Final = 253402300799
+"""Latest ``exp``, ``iat`` or ``nbf`` accepted: 9999-12-31T23:59:59Z, the last
+second that a Python datetime holds. A time claim outside 0 to this is
+malformed, so no later step compares or prints a number too large for a float."""
+
 IAP_MAX_LIFETIME: Final = 600.0
 """Maximum seconds from ``iat`` to ``exp`` of IAP's signed header, before the
 leeway: Google's guide to IAP signed headers allows 10 minutes plus twice the
@@ -262,9 +267,7 @@ def verify_iap_jwt(
             "PROJECT_ID nor /projects/NUMBER/global/backendServices/SERVICE_ID: "
             "copy it from the IAP page of the Cloud console"
         )
-    rules = _Rules(
-        "IAP header", IAP_ALGORITHM, {IAP_ISSUER}, audience, IAP_MAX_LIFETIME
-    )
+    rules = _Rules("IAP JWT", IAP_ALGORITHM, {IAP_ISSUER}, audience, IAP_MAX_LIFETIME)
     keys = _choose_key_set(
         key_set, certs_url, IAP_CERTS_URL, transport, ca_bundle, timeout
     )
@@ -272,16 +275,27 @@ def verify_iap_jwt(
 
 
 def _check_leeway(leeway: object) -> float:
-    if (
-        isinstance(leeway, bool)
-        or not isinstance(leeway, int | float)
-        or not math.isfinite(leeway)
-        or leeway < 0
-    ):
+    seconds = _finite_number(leeway)
+    if seconds is None or seconds < 0:
         raise ConfigurationError(
-            f"leeway must be a number of seconds, 0 or more, not {leeway!r}"
+            f"leeway must be a number of seconds, 0 or more, not {_show(leeway)}"
         )
-    return float(leeway)
+    return seconds
+
+
+def _finite_number(value: object) -> float | None:
+    """Return ``value`` as a float if it is a finite int or float, else None.
+
+    bool is an int in Python, and Python's json module accepts NaN and
+    Infinity, so both are ruled out. An int too large for a float is too.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _check_audience_argument(audience: object) -> str:
@@ -303,7 +317,7 @@ def _choose_key_set(
 ) -> KeySet:
     if key_set is None:
         return shared_key_set(
-            certs_url or default_url,
+            default_url if certs_url is None else certs_url,
             transport=transport,
             ca_bundle=ca_bundle,
             timeout=timeout,
@@ -368,6 +382,18 @@ def _split(token: str) -> list[str]:
             "(header.payload.signature); check that the input is the whole token",
             claim=None,
         )
+    # Each segment is checked before any key is fetched, and only its canonical
+    # encoding is accepted, so that no two strings verify as one token.
+    for name, segment in zip(("header", "payload", "signature"), parts, strict=True):
+        try:
+            decode_base64url(segment)
+        except ValueError:
+            # The segment itself is never quoted: the token is a secret.
+            raise MalformedTokenError(
+                f"token {name} is not canonical unpadded base64url: check that "
+                "the input is the whole token, unchanged",
+                claim=None,
+            ) from None
     return parts
 
 
@@ -442,11 +468,9 @@ def _check_key_type(key: PublishedKey, rules: _Rules, url: str) -> None:
 
 
 def _check_signature(parts: list[str], key: PublishedKey, rules: _Rules) -> None:
+    # _split has checked that every segment is base64url, so it is ASCII.
     signing_input = f"{parts[0]}.{parts[1]}".encode("ascii")
-    try:
-        signature = decode_base64url(parts[2])
-    except ValueError:
-        signature = b""
+    signature = decode_base64url(parts[2])
     verifier = _VERIFIERS[rules.algorithm]
     if not signature or not verifier.verify(signing_input, key.public_key, signature):
         raise TokenSignatureError(
@@ -458,6 +482,9 @@ def _check_signature(parts: list[str], key: PublishedKey, rules: _Rules) -> None
 
 def _check_issuer(claims: Mapping[str, Any], rules: _Rules) -> None:
     issuer = claims.get("iss")
+    # The type is checked first: a list or an object cannot be looked up in a
+    # set of strings.
+    _check_claim_type(issuer, "iss", rules)
     if issuer not in rules.issuers:
         expected = " or ".join(sorted(rules.issuers))
         raise TokenIssuerError(
@@ -472,15 +499,38 @@ def _check_issuer(claims: Mapping[str, Any], rules: _Rules) -> None:
 def _check_audience(claims: Mapping[str, Any], rules: _Rules) -> None:
     audience = rules.audience
     actual = claims.get("aud")
-    # RFC 7519, section 4.1.3 allows a list; Google sends one string.
-    if actual == audience or (isinstance(actual, list) and audience in actual):
-        return
+    # RFC 7519, section 4.1.3 allows a list of strings; Google sends one string.
+    if isinstance(actual, list):
+        for item in actual:
+            _check_claim_type(item, "aud", rules)
+        if audience in actual:
+            return
+    else:
+        _check_claim_type(actual, "aud", rules)
+        if actual == audience:
+            return
     raise TokenAudienceError(
         f"{rules.kind} aud is {_show(actual)}, not {audience!r}: the token was "
         f"issued for another audience, so request one for {audience!r}",
         claim="aud",
         expected=audience,
         actual=_show(actual),
+    )
+
+
+def _check_claim_type(value: object, name: str, rules: _Rules) -> None:
+    """Reject a claim that is present but not a string.
+
+    An absent claim passes, so that the check of its value reports it.
+    """
+    if value is None or isinstance(value, str):
+        return
+    raise MalformedTokenError(
+        f"{rules.kind} {name} claim is {_show(value)}, not a string: the token "
+        "was not issued by Google",
+        claim=name,
+        expected="a string",
+        actual=_show(value),
     )
 
 
@@ -535,22 +585,31 @@ def _time_claim(
     value: object = claims.get(name)
     if value is None and not required:
         return None
-    # bool is an int in Python, and Python's json module accepts NaN and
-    # Infinity, so both are ruled out explicitly.
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-    ):
+    seconds = _finite_number(value)
+    if seconds is None or not 0 <= seconds <= MAX_CLAIM_TIME:
         raise MalformedTokenError(
             f"{rules.kind} {name} claim is {_show(value)}, not a number of "
-            "seconds since the epoch: the token was not issued by Google",
+            f"seconds since the epoch from 0 to {MAX_CLAIM_TIME}: the token was "
+            "not issued by Google",
             claim=name,
-            expected="a number",
+            expected=f"a number from 0 to {MAX_CLAIM_TIME}",
             actual=_show(value),
         )
-    return float(value)
+    return seconds
 
 
 def _show(value: object) -> str:
-    return excerpt(repr(value), 100)
+    """Quote a value for a message, shortened to at most 100 characters."""
+    # A huge number would fill the message with digits.
+    if isinstance(value, float) and abs(value) >= 1e15:
+        return f"{value:.6g}"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 1e15:
+        try:
+            return f"{float(value):.6g}"
+        except OverflowError:
+            return f"an integer of {value.bit_length()} bits"
+    try:
+        return excerpt(repr(value), 100)
+    except (ValueError, RecursionError):
+        # repr rejects ints of over 4300 digits and very deep nesting.
+        return f"a {type(value).__name__} too large to show"

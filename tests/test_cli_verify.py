@@ -121,7 +121,7 @@ def test_inspect_shows_forged_token(
         (["inspect"], None, 2, "no token: pipe it on stdin"),
         (["inspect", "-"], "  \n", 2, "no token on stdin"),
         (["inspect", "-"], "not-a-jwt", 6, "has 1 dot-separated parts"),
-        (["inspect", "-"], "a.!!.c", 6, "header is not a base64url"),
+        (["inspect", "-"], "a.!!.c", 6, "header is not canonical unpadded base64url"),
         (["verify", "-"], "a.b.c", 2, "--audience"),
     ],
 )

@@ -120,13 +120,13 @@ def test_wrong_issuer(standin: GoogleStandIn, iap_keys: KeySet) -> None:
 
 def test_expired(standin: GoogleStandIn, iap_keys: KeySet) -> None:
     assertion = standin.issue_iap_jwt("user@example.com", lifetime=-300)
-    with pytest.raises(TokenExpiredError, match="IAP header expired at"):
+    with pytest.raises(TokenExpiredError, match="IAP JWT expired at"):
         verify_iap_jwt(assertion, standin.iap_backend_audience, key_set=iap_keys)
 
 
 def test_changed_byte(standin: GoogleStandIn, iap_keys: KeySet) -> None:
     assertion = with_payload_byte_changed(standin.issue_iap_jwt("user@example.com"))
-    with pytest.raises(TokenSignatureError, match="IAP header signature"):
+    with pytest.raises(TokenSignatureError, match="IAP JWT signature"):
         verify_iap_jwt(assertion, standin.iap_backend_audience, key_set=iap_keys)
 
 

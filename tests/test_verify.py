@@ -252,7 +252,7 @@ def id_token_kid(standin: GoogleStandIn) -> str:
         ("", "has 1 dot-separated parts"),
         ("a.b", "has 2 dot-separated parts"),
         ("a.b.c.d", "has 4 dot-separated parts"),
-        ("!!!.e30.sig", "header is not a base64url-encoded JSON object"),
+        ("!!!.e30.sig", "header is not canonical unpadded base64url"),
         ("W10.e30.sig", "header is not a base64url-encoded JSON object"),
         ("x" * 20000, "more than the 16384 accepted"),
     ],

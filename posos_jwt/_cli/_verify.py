@@ -20,7 +20,9 @@ def add_parser(subparsers: Any) -> None:
         description=(
             "Verify a JWT against Google's published keys: the signature, the "
             "issuer, the audience and the times. Prints the verified claims and "
-            "exits 0, or prints the failed check and exits 6."
+            "exits 0, or prints the failed check and exits 6. Exits 5 when the "
+            "keys cannot be fetched (network, TLS, timeout, or a keys URL that "
+            "returns an error or no key set), and 3 for an invalid --certs-url."
         ),
     )
     add_token_argument(parser)
