@@ -276,3 +276,13 @@ def test_verify_through_pipe(standin: GoogleStandIn) -> None:
 )
 def test_describe_duration(seconds: float, text: str) -> None:
     assert describe_duration(seconds) == text
+
+
+@pytest.mark.parametrize("value", ["", " "])
+def test_empty_ca_bundle_is_usage_error(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["verify", "-", "--audience", "x", "--ca-bundle", value])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "--ca-bundle" in err

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .._defaults import DEFAULT_TIMEOUT, GOOGLE_CERTS_URL, IAP_CERTS_URL
-from ._common import positive_seconds
+from ._common import non_empty, positive_seconds
 from ._token_input import add_token_argument, read_token
 
 
@@ -56,6 +56,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--ca-bundle",
         metavar="PATH",
+        type=non_empty,
         help="PEM file of CA certificates to trust instead of the system's",
     )
     parser.add_argument(
