@@ -15,9 +15,10 @@ from posos_jwt import (
     MetadataServerError,
     TokenCheckError,
     TransportError,
+    find_credentials,
 )
 from posos_jwt._metadata import metadata_host
-from posos_jwt.testing import GoogleStandIn, MetadataServer
+from posos_jwt.testing import ConnectProxy, GoogleStandIn, MetadataServer
 from tests.support import SECRET_PATTERN
 
 EMAIL = "workload@posos-standin.iam.gserviceaccount.com"
@@ -191,3 +192,20 @@ def test_repr_and_errors_hide_token(
     token = credentials.get_id_token()
     assert token.value not in repr(credentials)
     assert not SECRET_PATTERN.search(repr(credentials) + repr(token))
+
+
+@pytest.mark.parametrize("variable", ["HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY"])
+def test_never_through_proxy(
+    standin: GoogleStandIn,
+    metadata: MetadataServer,
+    variable: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The metadata server returns tokens over plain HTTP, so no proxy sees them."""
+    with ConnectProxy() as proxy:
+        monkeypatch.setenv(variable, proxy.url)
+        monkeypatch.setenv(variable.lower(), proxy.url)
+        monkeypatch.setenv("GCE_METADATA_HOST", metadata.host)
+        credentials = find_credentials(standin.iap_client_id)
+        assert credentials.get_id_token().email == EMAIL
+        assert proxy.tunnels == []
