@@ -8,6 +8,7 @@ import sys
 from typing import Any, Final
 
 from .. import AuthorizedHTTP, resolve_request_url
+from .._http import DEFAULT_MAX_BODY_SIZE
 from ._common import (
     UsageError,
     add_cache_option,
@@ -15,6 +16,7 @@ from ._common import (
     add_network_options,
     add_profile_options,
     add_proxy_and_retry_options,
+    positive_integer,
     require_client_id,
     resolve_settings,
 )
@@ -86,6 +88,16 @@ def add_parser(subparsers: Any) -> None:
             "API is not sent to another)"
         ),
     )
+    parser.add_argument(
+        "--max-body-size",
+        metavar="BYTES",
+        type=positive_integer,
+        default=DEFAULT_MAX_BODY_SIZE,
+        help=(
+            "largest response body read, in bytes; a larger one fails with "
+            f"exit code 5 (default: {DEFAULT_MAX_BODY_SIZE})"
+        ),
+    )
     add_key_file_option(parser)
     parser.add_argument(
         "--client-id",
@@ -114,7 +126,11 @@ def run(args: argparse.Namespace) -> int:
         settings.base_url, args.url, allow_other_host=args.allow_other_host
     )
     credentials, store = credentials_for(settings, require_client_id(settings), args)
-    http = AuthorizedHTTP(credentials, proxy_authorization=args.proxy_authorization)
+    http = AuthorizedHTTP(
+        credentials,
+        proxy_authorization=args.proxy_authorization,
+        max_body_size=args.max_body_size,
+    )
     try:
         response = http.request(method.upper(), url, body=body, headers=headers)
     finally:
