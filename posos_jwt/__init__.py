@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from ._defaults import (
         DEFAULT_IAM_ENDPOINT,
         DEFAULT_MAX_ATTEMPTS,
+        DEFAULT_MAX_BODY_SIZE,
         DEFAULT_RETRY_DEADLINE,
         DEFAULT_TIMEOUT,
         GOOGLE_CERTS_URL,
@@ -88,7 +89,7 @@ if TYPE_CHECKING:
         VerificationError,
     )
     from ._fetch import fetch_id_token
-    from ._http import DEFAULT_MAX_BODY_SIZE, APIResponse, AuthorizedHTTP
+    from ._http import APIResponse, AuthorizedHTTP
     from ._idtoken import IDToken
     from ._impersonated import AccessToken, ImpersonatedCredentials
     from ._keyfile import ServiceAccountKey
@@ -198,7 +199,7 @@ _EXPORTS: dict[str, str] = {
     "ASSERTION_LIFETIME": "_assertion",
     "DEFAULT_IAM_ENDPOINT": "_defaults",
     "DEFAULT_MAX_ATTEMPTS": "_defaults",
-    "DEFAULT_MAX_BODY_SIZE": "_http",
+    "DEFAULT_MAX_BODY_SIZE": "_defaults",
     "DEFAULT_RETRY_DEADLINE": "_defaults",
     "DEFAULT_TIMEOUT": "_defaults",
     "DEFAULT_TOKEN_URI": "_token_uri",

@@ -46,7 +46,8 @@ and spaces out the tries while the endpoint is failing."""
 
 MIN_TOKEN_VALIDITY: Final = 10
 """Seconds before ``exp`` from which a cached token is no longer returned, even
-when a refresh fails: a request sent with it must still reach IAP in time."""
+when a refresh fails: a request sent with it must still reach IAP in time. A
+token fetched less than :data:`MIN_REFRESH_INTERVAL` ago is the exception."""
 
 
 class _Flight:
@@ -82,6 +83,13 @@ class Credentials(abc.ABC):
       :data:`MIN_REFRESH_INTERVAL`. If it fails, a warning is logged and the
       cached token is returned; other callers get the cached token without
       waiting while it runs.
+    - A token fetched less than :data:`MIN_REFRESH_INTERVAL` ago is returned
+      until it expires, even within :data:`MIN_TOKEN_VALIDITY`. So a token
+      endpoint whose tokens live less than that (a stand-in, a
+      misconfigured proxy) costs one request per token lifetime, not one per
+      call. A request sent with such a token may reach IAP after it expired,
+      and then :class:`AuthorizedHTTP` and :class:`IAPAuth` retry once with a
+      new token.
 
     Expiry is compared with ``clock.time()`` (UTC epoch seconds, like ``exp``),
     and the interval between tries with ``clock.monotonic()``, which does not
@@ -105,6 +113,8 @@ class Credentials(abc.ABC):
         self._flight: _Flight | None = None
         self._generation = 0
         self._next_early_refresh = -math.inf
+        # When the cached token was fetched, on the monotonic clock.
+        self._fetched_at = -math.inf
 
     @property
     def target_audience(self) -> str:
@@ -158,6 +168,8 @@ class Credentials(abc.ABC):
                 token = self._token
                 remaining = -math.inf if token is None else self._remaining(token)
                 if token is not None and remaining > REFRESH_MARGIN:
+                    return token
+                if token is not None and remaining > 0 and self._is_recent():
                     return token
                 usable = token if remaining > MIN_TOKEN_VALIDITY else None
                 if usable is not None and (
@@ -223,12 +235,14 @@ class Credentials(abc.ABC):
             self._flight = None
             self._generation += 1
             self._next_early_refresh = -math.inf
+            self._fetched_at = -math.inf
 
     def invalidate(self) -> None:
         """Drop the cached token and what was loaded to make one, such as a key.
 
         Call it when the key was rotated by a means that the credentials
-        cannot see. The next call loads again and fetches a new token.
+        cannot see, or to accept a key file that now contains another service
+        account's key. The next call loads again and fetches a new token.
         """
         self.drop_token()
         self._drop_source()
@@ -238,6 +252,11 @@ class Credentials(abc.ABC):
 
     def _remaining(self, token: IDToken) -> float:
         return token.expiry - self._clock.time()
+
+    def _is_recent(self) -> bool:
+        """Tell whether the cached token was fetched less than
+        :data:`MIN_REFRESH_INTERVAL` ago; called with the lock held."""
+        return self._clock.monotonic() < self._fetched_at + MIN_REFRESH_INTERVAL
 
     def _join_or_start_flight(self) -> tuple[_Flight, bool]:
         """Return the fetch in progress, or a new one; called with the lock held.
@@ -265,6 +284,7 @@ class Credentials(abc.ABC):
             token = flight.token
             if token is not None and flight.generation == self._generation:
                 self._token = token
+                self._fetched_at = self._clock.monotonic()
                 logger.debug(
                     "ID token for audience %s expires at %s",
                     self._target_audience,
@@ -320,7 +340,11 @@ class IDTokenCredentials(Credentials):
     next fetch signs with the new key, without a restart. When the token
     endpoint rejects a key with ``invalid_grant``, the file is read once more
     and the fetch is retried if it contains another key. ``_keysource.py`` describes
-    how a change is noticed.
+    how a change is noticed. A new key of another service account is not
+    used: the old key is kept and a warning names both accounts, until
+    :meth:`invalidate` or a restart switches accounts deliberately. The
+    token endpoint stays the one resolved at construction: a rotated key's
+    ``token_uri`` and ``universe_domain`` are not read.
 
     Args:
         key: The service-account key that signs the assertions.

@@ -37,3 +37,14 @@ certificates."""
 
 IAP_CERTS_URL: Final = "https://www.gstatic.com/iap/verify/public_key-jwk"
 """The JWK set of the keys that sign IAP's ``x-goog-iap-jwt-assertion``."""
+
+DEFAULT_MAX_BODY_SIZE: Final = 64 * 1024 * 1024
+"""Largest API response body read into memory, in bytes. API responses (a FHIR
+bundle, say) can exceed the token endpoint's 1 MiB cap, and 64 MiB still keeps a
+runaway response from exhausting a server's memory. ``max_body_size=`` and the
+command's ``--max-body-size`` change it."""
+
+DEFAULT_API_MAX_TIME: Final = 300.0
+"""Seconds within which a whole API response must arrive. The read timeout
+bounds each read, so a server that sends a little at a time needs this limit
+too; five minutes leaves room for a 64 MiB body on a slow link."""

@@ -71,12 +71,13 @@ def find_credentials(
             ``roles/iam.serviceAccountOpenIdTokenCreator``.
         iam_endpoint: With ``impersonate``, the root URL of the IAM
             Credentials API.
-        proxy: For a key file, the https proxy of the token endpoint,
-            overriding ``HTTPS_PROXY``. The metadata server is always
-            reached directly.
-        trust_env: For a key file, whether ``HTTPS_PROXY`` and ``NO_PROXY``
-            apply.
-        retry: For a key file, the retry policy of token requests.
+        proxy: The https proxy of the token endpoint and, with
+            ``impersonate``, of the IAM Credentials API, overriding
+            ``HTTPS_PROXY``. The metadata server is always reached directly.
+        trust_env: Whether ``HTTPS_PROXY`` and ``NO_PROXY`` apply to the
+            token endpoint and the IAM Credentials API.
+        retry: The retry policy of requests to the token endpoint and the
+            IAM Credentials API.
 
     Returns:
         :class:`IDTokenCredentials` for a key file or
@@ -103,7 +104,13 @@ def find_credentials(
             key_file = environment_path
     else:
         logger.debug("using the key file %s passed explicitly", os.fspath(key_file))
-    options: dict[str, Any] = {"ca_bundle": ca_bundle, "timeout": timeout}
+    options: dict[str, Any] = {
+        "ca_bundle": ca_bundle,
+        "timeout": timeout,
+        "proxy": proxy,
+        "trust_env": trust_env,
+        "retry": retry,
+    }
     # The impersonation and metadata-server modules are imported only on the
     # branches that use them, so that a key file alone does not load them.
     if key_file is not None:
@@ -112,9 +119,6 @@ def find_credentials(
                 key_file,
                 target_audience=target_audience,
                 token_uri=token_uri,
-                proxy=proxy,
-                trust_env=trust_env,
-                retry=retry,
                 **options,
             )
         from ._impersonated import ImpersonatedCredentials

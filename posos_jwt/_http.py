@@ -13,18 +13,22 @@ sign-in page. A redirect is never followed, so a rejection can never turn into a
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import IO, Any, Final
 from urllib.parse import urlsplit
 
 from urllib3.exceptions import HTTPError
 
 from ._credentials import Credentials
+from ._deadline import deadline
+from ._defaults import DEFAULT_API_MAX_TIME, DEFAULT_MAX_BODY_SIZE
 from ._errors import (
     ConfigurationError,
     HTTPStatusError,
     IAPError,
+    RequestTimeoutError,
     TokenCheckError,
     TransportError,
     excerpt,
@@ -32,21 +36,19 @@ from ._errors import (
 from ._exchange import redact
 from ._idtoken import decode_unverified
 from ._token_uri import is_loopback, safe_url
-from ._transport import Transport, transport_error
+from ._transport import Transport, check_timeout, transport_error
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_BODY_SIZE: Final = 64 * 1024 * 1024
-"""Largest API response body read into memory, in bytes. API responses (a FHIR
-bundle, say) can exceed the token endpoint's 1 MiB cap; 64 MiB still keeps a
-runaway response from exhausting a server's memory. ``max_body_size=`` changes
-it."""
 
 IAP_GENERATED_HEADER: Final = "x-goog-iap-generated-response"
 """Header with which IAP marks a response that it made itself."""
 
 TOKEN_HEADERS: Final = ("Authorization", "Proxy-Authorization")
 """Headers that can carry the token, which a caller may not set."""
+
+RequestBody = bytes | str | IO[bytes] | Iterable[bytes] | None
+"""A request body: bytes or text, a binary file, or an iterable of chunks."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,16 @@ class APIResponse:
         if 200 <= self.status <= 299:
             return
         quoted = body_excerpt(self.body)
+        if 300 <= self.status <= 399:
+            raise HTTPStatusError(
+                f"{self.host} returned HTTP {self.status}, a redirect to "
+                f"{redirect_target(self.headers)}, which posos-jwt does not "
+                "follow, so that the ID token goes only to the URL given: "
+                "request the new URL directly if you trust it",
+                status=self.status,
+                host=self.host,
+                body_excerpt=quoted,
+            )
         raise HTTPStatusError(
             f"{self.host} returned HTTP {self.status}: {quoted}; check the URL, "
             "the method and the request body",
@@ -88,6 +100,79 @@ def body_excerpt(body: bytes) -> str:
     if not body:
         return "(empty body)"
     return repr(redact(excerpt(body.decode("utf-8", errors="replace"))))
+
+
+def redirect_target(headers: Mapping[str, str]) -> str:
+    """Return a redirect's ``Location`` for a message: its origin and path.
+
+    The query and fragment are left out, because they can carry a one-time
+    code or a session ID, and any ``user:password@`` is hidden.
+    """
+    location = headers.get("location", "").strip()
+    if not location:
+        return "(no Location)"
+    try:
+        parts = urlsplit(location)
+    except ValueError:
+        return safe_url(location.partition("?")[0])
+    target = parts._replace(query="", fragment="").geturl()
+    return repr(excerpt(safe_url(target)))
+
+
+def body_start(body: object) -> int | None:
+    """Return the position to rewind ``body`` to before sending it again.
+
+    Returns:
+        0 for a body held in memory, the current position of a seekable
+        file, or ``None`` when the body can be read only once (an iterator,
+        a pipe or socket file).
+    """
+    if body is None or isinstance(body, bytes | bytearray | memoryview | str):
+        return 0
+    seekable = getattr(body, "seekable", None)
+    tell = getattr(body, "tell", None)
+    if not callable(seekable) or not callable(tell):
+        return None
+    try:
+        return int(tell()) if seekable() else None
+    except (OSError, ValueError):
+        # ValueError: the file is closed.
+        return None
+
+
+def rewind_body(body: Any, start: int | None) -> bool:
+    """Rewind ``body`` to ``start`` from :func:`body_start`, for a retry.
+
+    Returns:
+        Whether the body can be sent again in full.
+    """
+    if start is None:
+        return False
+    if body is None or isinstance(body, bytes | bytearray | memoryview | str):
+        return True
+    try:
+        body.seek(start)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def unsent_body_error(host: str, token: str) -> IAPError:
+    """Build the error for IAP's 401 when the body cannot be sent again.
+
+    The first attempt consumed the body, and a retry would send an empty or
+    partial one that the API could accept as complete.
+    """
+    return IAPError(
+        f"IAP at {host} rejected the ID token with HTTP 401, and the request "
+        "body could not be sent again with a new token, because it was an "
+        "iterator or a file that cannot seek: pass the body as bytes or a "
+        "seekable file, and send the request again",
+        status=401,
+        host=host,
+        iap_message="(body not sent again)",
+        **token_claims(token),
+    )
 
 
 def check_api_url(url: str) -> str:
@@ -144,6 +229,8 @@ class AuthorizedHTTP:
         transport: The transport to send through, when the credentials have
             none or another is wanted.
         max_body_size: Largest response body read, in bytes.
+        max_time: Seconds within which each request's response must arrive
+            whole, headers and body, however the server paces it.
 
     Raises:
         ConfigurationError: ``max_body_size`` is not a positive integer.
@@ -162,7 +249,9 @@ class AuthorizedHTTP:
         proxy_authorization: bool = False,
         transport: Transport | None = None,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        max_time: float = DEFAULT_API_MAX_TIME,
     ) -> None:
+        self.max_time = check_timeout(max_time, name="max_time")
         if isinstance(max_body_size, bool) or not isinstance(max_body_size, int):
             raise ConfigurationError("max_body_size must be an integer of bytes")
         if max_body_size <= 0:
@@ -190,7 +279,7 @@ class AuthorizedHTTP:
         method: str,
         url: str,
         *,
-        body: bytes | None = None,
+        body: RequestBody = None,
         headers: Mapping[str, str] | None = None,
     ) -> APIResponse:
         """Send one request with the token and read the whole response.
@@ -201,7 +290,9 @@ class AuthorizedHTTP:
         Args:
             method: The HTTP method.
             url: An https URL, or http on a loopback address.
-            body: The request body.
+            body: The request body. After IAP's 401, the retry sends it again
+                only if it is bytes, text or a seekable file, which is rewound
+                to where it started.
             headers: Request headers. The token header is set here and may not
                 be among them.
 
@@ -209,7 +300,8 @@ class AuthorizedHTTP:
             ConfigurationError: The URL is not acceptable, or ``headers`` sets
                 the token header.
             IAPError: IAP rejected the request after a retry with a new token,
-                or redirected it to sign in.
+                or redirected it to sign in, or rejected it once when the body
+                cannot be sent again.
             TransportError: The request failed below HTTP, or the body is
                 larger than ``max_body_size``.
             PososJWTError: The token could not be fetched.
@@ -217,14 +309,17 @@ class AuthorizedHTTP:
         host = check_api_url(url)
         self._check_headers(headers or {})
         token = self.credentials.get_token_for_url(url)
+        start = body_start(body)
         response = self._send(method, url, host, body, headers, token)
         if response.status == 401 and is_iap_rejection(401, response.headers):
+            self.credentials.drop_token(token)
+            if not rewind_body(body, start):
+                raise unsent_body_error(host, token)
             logger.warning(
                 "IAP at %s rejected the ID token with HTTP 401, so it is dropped "
                 "and the request is sent once more with a new token",
                 host,
             )
-            self.credentials.drop_token(token)
             token = self.credentials.get_token_for_url(url)
             response = self._send(method, url, host, body, headers, token)
         if is_iap_rejection(response.status, response.headers):
@@ -244,36 +339,48 @@ class AuthorizedHTTP:
         method: str,
         url: str,
         host: str,
-        body: bytes | None,
+        body: RequestBody,
         headers: Mapping[str, str] | None,
         token: str,
     ) -> APIResponse:
         sent = {**(headers or {}), self.token_header: "Bearer " + token}
         limit = self.max_body_size
+        started = time.monotonic()
         try:
-            raw = self.transport.pool_for(url).request(
-                method,
-                url,
-                body=body,
-                headers=sent,
-                redirect=False,
-                retries=False,
-                preload_content=False,
-            )
-            try:
-                data = raw.read(limit + 1)
-                if len(data) > limit:
-                    # The rest is never read, so the connection cannot be
-                    # reused: close it rather than return it to the pool.
-                    raw.close()
-            finally:
-                raw.release_conn()
+            with deadline(self.max_time):
+                raw = self.transport.pool_for(url).request(
+                    method,
+                    url,
+                    body=body,
+                    headers=sent,
+                    redirect=False,
+                    retries=False,
+                    preload_content=False,
+                )
+                try:
+                    data = raw.read(limit + 1)
+                    if len(data) > limit:
+                        # The rest is never read, so the connection cannot be
+                        # reused: close it rather than return it to the pool.
+                        raw.close()
+                finally:
+                    raw.release_conn()
         except HTTPError as exc:
-            raise transport_error(exc, host, self.transport.timeout) from exc
+            if time.monotonic() - started >= self.max_time:
+                raise RequestTimeoutError(
+                    f"the request to {host} did not complete within "
+                    f"{self.max_time:g} s: raise the limit (max_time=, --max-time) "
+                    "if the response is large or the network slow",
+                    host=host,
+                    timeout=self.max_time,
+                ) from exc
+            raise transport_error(
+                exc, host, self.transport.timeout, self.transport.proxy
+            ) from exc
         if len(data) > limit:
             raise TransportError(
-                f"response from {host} is larger than {limit} bytes: pass a "
-                "larger max_body_size if this size is expected",
+                f"response from {host} is larger than {limit} bytes: raise the "
+                "limit (max_body_size=, --max-body-size) if this size is expected",
                 host=host,
                 retryable=False,
             )
@@ -287,12 +394,8 @@ def iap_error(response: APIResponse, token: str) -> IAPError:
     The message names the token's ``aud`` and ``email`` claims, which are not
     secret, and never the token.
     """
-    try:
-        _, claims = decode_unverified(token)
-    except TokenCheckError:
-        claims = {}
-    audience = claims.get("aud")
-    email = claims.get("email")
+    claims = token_claims(token)
+    audience, email = claims["audience"], claims["email"]
     sent = (
         f"the token sent was for audience {audience!r} and account {email!r}: "
         "check that the client ID is the OAuth client ID of the IAP resource "
@@ -315,6 +418,21 @@ def iap_error(response: APIResponse, token: str) -> IAPError:
         status=response.status,
         host=response.host,
         iap_message=iap_message,
-        audience=audience if isinstance(audience, str) else None,
-        email=email if isinstance(email, str) else None,
+        audience=audience,
+        email=email,
     )
+
+
+def token_claims(token: str) -> dict[str, str | None]:
+    """Return the ``aud`` and ``email`` claims of ``token`` for an
+    :class:`IAPError`, which are not secret, as ``audience`` and ``email``."""
+    try:
+        _, claims = decode_unverified(token)
+    except TokenCheckError:
+        claims = {}
+    audience = claims.get("aud")
+    email = claims.get("email")
+    return {
+        "audience": audience if isinstance(audience, str) else None,
+        "email": email if isinstance(email, str) else None,
+    }

@@ -43,6 +43,7 @@ from ._metadata import (
     metadata_host,
     request_metadata,
 )
+from ._retry import RetryPolicy, call_with_retries
 from ._token_uri import is_loopback, resolve_token_uri, safe_url
 from ._transport import Response, Transport
 
@@ -149,6 +150,9 @@ class ImpersonatedCredentials(Credentials):
         target_audience: The OAuth client ID of the IAP resource.
         iam_endpoint: The root URL of the IAM Credentials API.
         transport: The transport for the IAM Credentials API.
+        retry: How often and how long to retry a ``generateIdToken`` request
+            that failed for a reason that may pass. Each request issues a new
+            token and changes nothing, so it is safe to repeat.
         clock: The clock to read, replaceable in tests.
 
     Raises:
@@ -164,9 +168,11 @@ class ImpersonatedCredentials(Credentials):
         *,
         iam_endpoint: str = DEFAULT_IAM_ENDPOINT,
         transport: Transport,
+        retry: RetryPolicy | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         super().__init__(target_audience, clock=clock)
+        self._retry = retry or RetryPolicy()
         self._fetch_access_token = fetch_access_token
         self._source = source_description
         self._target_email = check_target_email(target_email)
@@ -186,6 +192,9 @@ class ImpersonatedCredentials(Credentials):
         iam_endpoint: str = DEFAULT_IAM_ENDPOINT,
         ca_bundle: str | os.PathLike[str] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        proxy: str | None = None,
+        trust_env: bool = True,
+        retry: RetryPolicy | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> ImpersonatedCredentials:
         """Impersonate ``target_email`` with an access token from ``key``.
@@ -199,12 +208,20 @@ class ImpersonatedCredentials(Credentials):
             ca_bundle: A PEM file of CA certificates to trust instead of the
                 system's, for both endpoints.
             timeout: Seconds allowed to connect, and again for each read.
+            proxy: An ``http://[user:password@]host:port`` proxy for both
+                endpoints, instead of ``HTTPS_PROXY``; ``""`` means no proxy.
+            trust_env: Whether to read ``HTTPS_PROXY`` and ``NO_PROXY``.
+            retry: How often and how long to retry a request to either
+                endpoint that failed for a reason that may pass.
             clock: The clock to read, replaceable in tests.
 
         Raises:
             ConfigurationError: An argument is invalid.
         """
-        transport = Transport(ca_bundle=ca_bundle, timeout=timeout)
+        transport = Transport(
+            ca_bundle=ca_bundle, timeout=timeout, proxy=proxy, trust_env=trust_env
+        )
+        policy = retry or RetryPolicy()
         uri = resolve_token_uri(
             key.token_uri,
             universe_domain=key.universe_domain,
@@ -212,8 +229,13 @@ class ImpersonatedCredentials(Credentials):
             key_path=key.path,
         )
 
+        def attempt(time_left: float) -> AccessToken:
+            return request_access_token_with_key(
+                transport, uri, key, clock.time(), timeout=time_left
+            )
+
         def fetch() -> AccessToken:
-            return request_access_token_with_key(transport, uri, key, clock.time())
+            return call_with_retries(attempt, policy)
 
         return cls(
             fetch,
@@ -222,6 +244,7 @@ class ImpersonatedCredentials(Credentials):
             target_audience,
             iam_endpoint=iam_endpoint,
             transport=transport,
+            retry=policy,
             clock=clock,
         )
 
@@ -235,6 +258,9 @@ class ImpersonatedCredentials(Credentials):
         iam_endpoint: str = DEFAULT_IAM_ENDPOINT,
         ca_bundle: str | os.PathLike[str] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        proxy: str | None = None,
+        trust_env: bool = True,
+        retry: RetryPolicy | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> ImpersonatedCredentials:
         """Impersonate ``target_email`` with the workload's own access token.
@@ -249,6 +275,13 @@ class ImpersonatedCredentials(Credentials):
                 system's, for the IAM Credentials API.
             timeout: Seconds allowed to connect to the IAM Credentials API,
                 and again for each read.
+            proxy: An ``http://[user:password@]host:port`` proxy for the IAM
+                Credentials API, instead of ``HTTPS_PROXY``; ``""`` means no
+                proxy. The metadata server is always reached directly.
+            trust_env: Whether to read ``HTTPS_PROXY`` and ``NO_PROXY`` for
+                the IAM Credentials API.
+            retry: How often and how long to retry a request to the IAM
+                Credentials API that failed for a reason that may pass.
             clock: The clock to read, replaceable in tests.
 
         Raises:
@@ -268,7 +301,10 @@ class ImpersonatedCredentials(Credentials):
             target_email,
             target_audience,
             iam_endpoint=iam_endpoint,
-            transport=Transport(ca_bundle=ca_bundle, timeout=timeout),
+            transport=Transport(
+                ca_bundle=ca_bundle, timeout=timeout, proxy=proxy, trust_env=trust_env
+            ),
+            retry=retry,
             clock=clock,
         )
 
@@ -297,22 +333,10 @@ class ImpersonatedCredentials(Credentials):
             safe_url(self._iam_endpoint),
             self._source,
         )
-        body = {"audience": self._target_audience, "includeEmail": True}
-        response = self._transport.request(
-            "POST",
-            url,
-            body=json.dumps(body).encode("utf-8"),
-            headers={
-                "Authorization": "Bearer " + access_token.value,
-                "Content-Type": "application/json",
-                "Accept": "application/json",
-            },
+        value = call_with_retries(
+            lambda time_left: self._generate_id_token(url, access_token, time_left),
+            self._retry,
         )
-        if response.status == 401:
-            # Google rejected the cached access token, perhaps revoked early.
-            with self._access_lock:
-                self._access_token = None
-        value = parse_generate_id_token_response(response)
         token = check_id_token(
             value,
             audience=self._target_audience,
@@ -327,6 +351,28 @@ class ImpersonatedCredentials(Credentials):
                 expected=self._target_email,
             )
         return token
+
+    def _generate_id_token(
+        self, url: str, access_token: AccessToken, time_left: float
+    ) -> str:
+        """Send one ``generateIdToken`` request and return its token."""
+        body = {"audience": self._target_audience, "includeEmail": True}
+        response = self._transport.request(
+            "POST",
+            url,
+            body=json.dumps(body).encode("utf-8"),
+            headers={
+                "Authorization": "Bearer " + access_token.value,
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+            },
+            timeout=time_left,
+        )
+        if response.status == 401:
+            # Google rejected the cached access token, perhaps revoked early.
+            with self._access_lock:
+                self._access_token = None
+        return parse_generate_id_token_response(response)
 
     def _get_access_token(self) -> AccessToken:
         with self._access_lock:
@@ -358,9 +404,17 @@ def build_scope_assertion(key: ServiceAccountKey, scope: str, *, now: float) -> 
 
 
 def request_access_token_with_key(
-    transport: Transport, token_uri: str, key: ServiceAccountKey, now: float
+    transport: Transport,
+    token_uri: str,
+    key: ServiceAccountKey,
+    now: float,
+    *,
+    timeout: float | None = None,
 ) -> AccessToken:
     """Exchange a scoped assertion for the key's access token.
+
+    ``timeout`` shortens the transport's timeout, for a retry near its
+    deadline.
 
     Raises:
         TokenEndpointError: The endpoint rejected the request or returned no
@@ -377,6 +431,7 @@ def request_access_token_with_key(
             "Content-Type": "application/x-www-form-urlencoded",
             "Accept": "application/json",
         },
+        timeout=timeout,
     )
     logger.debug("token endpoint %s: HTTP %d", response.host, response.status)
     return parse_access_token_response(response, now, "token endpoint")

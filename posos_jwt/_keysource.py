@@ -13,6 +13,14 @@ replaced only when the content differs (its SHA-256 ``fingerprint``), so a
 granularity) is not seen by this check. The token endpoint then rejects the old
 key with ``invalid_grant``, and :meth:`KeySource.reload_after_rejection` reads
 the file again.
+
+A new key of another service account (another ``client_email``) is rejected:
+the old key is kept and a warning names both accounts, because a file that
+changes the identity a process acts as is more likely a mistake or an attack
+than a rotation. Only :meth:`KeySource.drop` (``Credentials.invalidate()``)
+switches to another account, once the caller asks for it. The new key's
+``token_uri`` and ``universe_domain`` are not read: the credentials keep the
+token endpoint resolved from the first key.
 """
 
 from __future__ import annotations
@@ -126,6 +134,9 @@ class KeySource:
                 return False
             if key.fingerprint == rejected.fingerprint:
                 return False
+            if key.client_email != rejected.client_email:
+                _warn_other_account(rejected, key)
+                return False
             logger.warning(
                 "key %s of %s was rejected (invalid_grant); key file %s now contains "
                 "key %s, retrying with it",
@@ -163,6 +174,12 @@ class KeySource:
             logger.debug("key file %s was touched, its content is unchanged", path)
             self._stamp = stamp
             return
+        if key.client_email != old.client_email:
+            # The stamp is updated, so the warning comes once per change of
+            # the file, not once per fetch.
+            _warn_other_account(old, key)
+            self._stamp = stamp
+            return
         self._replace(key, stamp)
 
     def _replace(self, key: ServiceAccountKey, stamp: FileStamp | None) -> None:
@@ -179,3 +196,15 @@ class KeySource:
             )
         self._key = key
         self._stamp = stamp
+
+
+def _warn_other_account(old: ServiceAccountKey, new: ServiceAccountKey) -> None:
+    logger.warning(
+        "key file %s now contains a key of %s instead of %s, so it is not used "
+        "and key %s is kept: restart the process, or call invalidate() on the "
+        "credentials, to switch to the other service account deliberately",
+        new.path,
+        new.client_email,
+        old.client_email,
+        old.private_key_id,
+    )

@@ -81,7 +81,7 @@ class Response:
     host: str
 
 
-def check_timeout(timeout: object) -> float:
+def check_timeout(timeout: object, *, name: str = "timeout") -> float:
     """Return ``timeout`` as a float if it is a positive, finite number of seconds.
 
     Raises:
@@ -89,7 +89,7 @@ def check_timeout(timeout: object) -> float:
     """
     if isinstance(timeout, bool) or not isinstance(timeout, int | float):
         raise ConfigurationError(
-            f"timeout must be a number of seconds, not {type(timeout).__name__}"
+            f"{name} must be a number of seconds, not {type(timeout).__name__}"
         )
     try:
         seconds = float(timeout)
@@ -97,7 +97,7 @@ def check_timeout(timeout: object) -> float:
         seconds = math.inf
     if not math.isfinite(seconds) or seconds <= 0 or seconds > MAX_TIMEOUT:
         raise ConfigurationError(
-            f"timeout must be a positive number of seconds up to {MAX_TIMEOUT:g}, "
+            f"{name} must be a positive number of seconds up to {MAX_TIMEOUT:g}, "
             f"not {seconds:g}"
         )
     return seconds

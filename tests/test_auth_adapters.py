@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import http.server
+import io
 import json
 import ssl
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -155,3 +159,111 @@ def test_httpx_returns_iap_401(standin: GoogleStandIn, key_file: Path) -> None:
     assert status == 401
     assert body == b"Invalid IAP credentials: Expired JWT"
     assert standin.count("api") == 1
+
+
+class _RejectingHandler(http.server.BaseHTTPRequestHandler):
+    """Responds to every GET with 401 marked as IAP's, and records the
+    credential headers that it received."""
+
+    received: ClassVar[list[tuple[str | None, str | None]]] = []
+
+    def do_GET(self) -> None:
+        self.received.append(
+            (self.headers.get("Authorization"), self.headers.get("Proxy-Authorization"))
+        )
+        self.send_response(401)
+        self.send_header("x-goog-iap-generated-response", "true")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        del format, args
+
+
+@pytest.fixture
+def other_host() -> Iterator[tuple[str, list[tuple[str | None, str | None]]]]:
+    """A plain http server on loopback that claims to be IAP, and the
+    credential headers it received."""
+    received: list[tuple[str | None, str | None]] = []
+    handler = type("Handler", (_RejectingHandler,), {"received": received})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/collect", received
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+@pytest.mark.parametrize("proxy_authorization", [False, True])
+def test_requests_redirect_gets_no_token(
+    standin: GoogleStandIn,
+    key_file: Path,
+    other_host: tuple[str, list[tuple[str | None, str | None]]],
+    proxy_authorization: bool,
+) -> None:
+    collect_url, received = other_host
+    standin.push_fault("api", Fault(status=302, headers={"Location": collect_url}))
+    auth = IAPAuth(
+        credentials_for(standin, key_file), proxy_authorization=proxy_authorization
+    )
+    status, _ = get_with_requests(standin, standin.api_url, auth)
+    assert status == 401
+    assert received == [(None, None)]
+    assert standin.count("token") == 1
+
+
+def test_requests_other_401_keeps_token(
+    standin: GoogleStandIn,
+    key_file: Path,
+    other_host: tuple[str, list[tuple[str | None, str | None]]],
+) -> None:
+    collect_url, _ = other_host
+    standin.push_fault("api", Fault(status=302, headers={"Location": collect_url}))
+    credentials = credentials_for(standin, key_file)
+    get_with_requests(standin, standin.api_url, IAPAuth(credentials))
+    assert credentials.id_token is not None
+
+
+@pytest.mark.parametrize(
+    "make_body",
+    [
+        lambda: b'{"q": 1}',
+        lambda: '{"q": 1}',
+        lambda: io.BytesIO(b'{"q": 1}'),
+    ],
+    ids=["bytes", "text", "file"],
+)
+def test_requests_retry_resends_body(
+    standin: GoogleStandIn, key_file: Path, make_body: Callable[[], Any]
+) -> None:
+    standin.push_fault("api", iap_401())
+    auth = IAPAuth(credentials_for(standin, key_file))
+    with requests.Session() as session:
+        session.trust_env = False
+        response = session.post(
+            standin.api_url, data=make_body(), auth=auth, verify=standin.ca_bundle
+        )
+    assert response.status_code == 200
+    assert json.loads(response.content)["body_length"] == len(b'{"q": 1}')
+
+
+def test_requests_generator_body_not_resent(
+    standin: GoogleStandIn, key_file: Path
+) -> None:
+    standin.push_fault("api", iap_401())
+    credentials = credentials_for(standin, key_file)
+    chunks = iter([b'{"q": ', b"1}"])
+    with requests.Session() as session:
+        session.trust_env = False
+        with pytest.raises(IAPError, match="body could not be sent again"):
+            session.post(
+                standin.api_url,
+                data=chunks,
+                auth=IAPAuth(credentials),
+                verify=standin.ca_bundle,
+            )
+    assert standin.count("api") == 1
+    assert credentials.id_token is None

@@ -224,3 +224,25 @@ def test_plain_http_url_exit_2(
     code, _, err = run(args, capsysbinary)
     assert code == 2
     assert "uses plain http" in error_line(err)
+
+
+def test_max_body_size_option(
+    standin: GoogleStandIn, key_file: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    args = request_args(standin, key_file, standin.api_url, "--max-body-size", "10")
+    code, out, err = run(args, capsysbinary)
+    assert code == 5
+    assert out == b""
+    assert "larger than 10 bytes" in error_line(err)
+    assert "--max-body-size" in error_line(err)
+
+
+def test_redirect_names_location(
+    standin: GoogleStandIn, key_file: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    location = "https://new.example.com/v2/drugs?token=x"
+    standin.push_fault("api", Fault(status=301, headers={"Location": location}))
+    code, _, err = run(request_args(standin, key_file, standin.api_url), capsysbinary)
+    assert code == 7
+    assert "HTTP 301, a redirect to 'https://new.example.com/v2/drugs'" in err
+    assert "token=x" not in err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -235,3 +236,22 @@ def test_repr_hides_token(standin: GoogleStandIn, key_file: Path) -> None:
     credentials.get_token()
     assert not SECRET_PATTERN.search(repr(credentials))
     assert not SECRET_PATTERN.search(repr(credentials.id_token))
+
+
+def test_tokens_under_min_validity_bounded(
+    standin: GoogleStandIn, key_file: Path
+) -> None:
+    # Each token lives less than MIN_TOKEN_VALIDITY, so it is never "usable"
+    # by that rule alone.
+    standin.token_lifetime = 5
+    clock = ShiftedClock()
+    credentials = credentials_for(standin, key_file, clock)
+    expired = 0
+    for _ in range(1000):
+        token = credentials.get_id_token()
+        expired += token.expiry <= clock.time()
+        time.sleep(0.003)
+    assert expired == 0
+    # The calls span about 3 s, so one fetch, or two if the first token's
+    # whole-second exp came early.
+    assert standin.count("token") <= 3

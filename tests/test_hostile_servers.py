@@ -20,6 +20,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from posos_jwt import (
+    AuthorizedHTTP,
     IDTokenCredentials,
     RequestTimeoutError,
     RetryPolicy,
@@ -198,4 +199,26 @@ def test_retry_deadline_bounds_dripping(
     started = time.monotonic()
     with pytest.raises(RequestTimeoutError, match="timed out"):
         slow.get_token()
+    assert time.monotonic() - started < 5
+
+
+def test_api_call_max_time(
+    raw_server: Callable[..., str], key_file: Path, standin_session: GoogleStandIn
+) -> None:
+    def drip(connection: socket.socket, request: bytes) -> None:
+        for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"z" * 1000:
+            connection.sendall(bytes([byte]))
+            time.sleep(0.05)
+
+    api_url = raw_server(drip).replace("/token", "/api")
+    fetching = IDTokenCredentials.from_service_account_file(
+        key_file,
+        target_audience=standin_session.iap_client_id,
+        token_uri=standin_session.token_uri,
+        ca_bundle=standin_session.ca_bundle,
+    )
+    http = AuthorizedHTTP(fetching, max_time=1.0)
+    started = time.monotonic()
+    with pytest.raises(RequestTimeoutError, match="did not complete within 1 s"):
+        http.request("GET", api_url)
     assert time.monotonic() - started < 5

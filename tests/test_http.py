@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -176,7 +179,9 @@ def test_body_over_1_mib_read(standin: GoogleStandIn, key_file: Path) -> None:
 
 def test_body_over_limit_raises(standin: GoogleStandIn, key_file: Path) -> None:
     http = AuthorizedHTTP(credentials_for(standin, key_file), max_body_size=10)
-    with pytest.raises(TransportError, match="larger than 10 bytes"):
+    with pytest.raises(
+        TransportError, match=r"larger than 10 bytes: raise the limit .*--max-body-size"
+    ):
         http.request("GET", standin.api_url)
     # The connection left with unread data was closed, not reused.
     standin.push_fault("api", Fault(status=200, body=b"short"))
@@ -229,3 +234,67 @@ def test_repr_hides_token(standin: GoogleStandIn, key_file: Path) -> None:
     http = AuthorizedHTTP(credentials_for(standin, key_file))
     http.request("GET", standin.api_url)
     assert not SECRET_PATTERN.search(repr(http))
+
+
+@pytest.mark.parametrize(
+    "make_body",
+    [lambda: b"q=1", lambda: "q=1", lambda: io.BytesIO(b"q=1")],
+    ids=["bytes", "text", "file"],
+)
+def test_retry_resends_body(
+    standin: GoogleStandIn, key_file: Path, make_body: Callable[[], Any]
+) -> None:
+    standin.push_fault("api", iap_401("Expired JWT"))
+    http = AuthorizedHTTP(credentials_for(standin, key_file))
+    response = http.request("POST", standin.api_url, body=make_body())
+    assert response.status == 200
+    assert json.loads(response.body)["body_length"] == 3
+
+
+def test_retry_rewinds_file_to_start(
+    standin: GoogleStandIn, key_file: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "body"
+    path.write_bytes(b"skipped:q=1")
+    standin.push_fault("api", iap_401("Expired JWT"))
+    http = AuthorizedHTTP(credentials_for(standin, key_file))
+    with path.open("rb") as file:
+        file.seek(len(b"skipped:"))
+        response = http.request("POST", standin.api_url, body=file)
+    assert json.loads(response.body)["body_length"] == 3
+
+
+def test_generator_body_not_resent(standin: GoogleStandIn, key_file: Path) -> None:
+    standin.push_fault("api", iap_401("Expired JWT"))
+    credentials = credentials_for(standin, key_file)
+    http = AuthorizedHTTP(credentials)
+    chunks = iter([b"q=", b"1"])
+    with pytest.raises(IAPError, match="body could not be sent again") as info:
+        http.request("POST", standin.api_url, body=chunks)
+    assert info.value.status == 401
+    assert not SECRET_PATTERN.search(str(info.value))
+    assert standin.count("api") == 1
+    assert credentials.id_token is None
+
+
+def test_redirect_names_location(standin: GoogleStandIn, key_file: Path) -> None:
+    location = "https://login.example.com/start?session=abc#top"
+    standin.push_fault("api", Fault(status=302, headers={"Location": location}))
+    response = AuthorizedHTTP(credentials_for(standin, key_file)).request(
+        "GET", standin.api_url
+    )
+    with pytest.raises(
+        HTTPStatusError,
+        match=r"HTTP 302, a redirect to 'https://login\.example\.com/start', which",
+    ) as info:
+        response.raise_for_status()
+    assert "session=abc" not in str(info.value)
+
+
+def test_redirect_without_location(standin: GoogleStandIn, key_file: Path) -> None:
+    standin.push_fault("api", Fault(status=301))
+    response = AuthorizedHTTP(credentials_for(standin, key_file)).request(
+        "GET", standin.api_url
+    )
+    with pytest.raises(HTTPStatusError, match=r"a redirect to \(no Location\)"):
+        response.raise_for_status()

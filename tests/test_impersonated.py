@@ -18,7 +18,7 @@ from posos_jwt import (
     find_credentials,
 )
 from posos_jwt._cli import main
-from posos_jwt.testing import GoogleStandIn, MetadataServer
+from posos_jwt.testing import ConnectProxy, Fault, GoogleStandIn, MetadataServer
 from tests.support import SECRET_PATTERN
 
 WORKLOAD_EMAIL = "workload@posos-standin.iam.gserviceaccount.com"
@@ -258,3 +258,113 @@ def test_cli_impersonate_denied(
     assert code == 4
     assert "posos-jwt: error: IAM Credentials API 127.0.0.1 rejected" in err
     assert not SECRET_PATTERN.search(err)
+
+
+def impersonate_args(
+    standin: GoogleStandIn, key_file: Path, target: str, *extra: str
+) -> list[str]:
+    args = ["token", "--client-id", standin.iap_client_id, "--key-file", str(key_file)]
+    args += ["--impersonate", target, "--iam-endpoint", standin.iam_endpoint]
+    args += ["--token-uri", standin.token_uri, "--ca-bundle", standin.ca_bundle]
+    return [*args, "--no-cache", *extra]
+
+
+@pytest.fixture
+def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[ConnectProxy]:
+    for name in ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with ConnectProxy() as running:
+        yield running
+
+
+def test_cli_impersonate_uses_proxy(
+    standin: GoogleStandIn,
+    key_file: Path,
+    account: dict[str, str],
+    target: str,
+    proxy: ConnectProxy,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    standin.grant_token_creator(account["client_email"], target)
+    code = main(impersonate_args(standin, key_file, target, "--proxy", proxy.url))
+    capsys.readouterr()
+    port = standin.token_uri.split(":")[2].split("/")[0]
+    assert code == 0
+    assert {tunnel.target for tunnel in proxy.tunnels} == {f"127.0.0.1:{port}"}
+    assert standin.count("iam") == 1
+
+
+def test_cli_impersonate_no_env_proxy(
+    standin: GoogleStandIn,
+    key_file: Path,
+    account: dict[str, str],
+    target: str,
+    proxy: ConnectProxy,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    standin.grant_token_creator(account["client_email"], target)
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+    code = main(impersonate_args(standin, key_file, target, "--no-env-proxy"))
+    capsys.readouterr()
+    assert code == 0
+    assert proxy.tunnels == []
+
+
+def test_metadata_source_stays_direct(
+    standin: GoogleStandIn,
+    metadata: MetadataServer,
+    target: str,
+    proxy: ConnectProxy,
+) -> None:
+    standin.grant_token_creator(WORKLOAD_EMAIL, target)
+    credentials = find_credentials(
+        standin.iap_client_id,
+        ca_bundle=standin.ca_bundle,
+        metadata_server=metadata.host,
+        impersonate=target,
+        iam_endpoint=standin.iam_endpoint,
+        proxy=proxy.url,
+    )
+    assert credentials.get_id_token().email == target
+    port = standin.iam_endpoint.split(":")[2].split("/")[0]
+    assert {tunnel.target for tunnel in proxy.tunnels} == {f"127.0.0.1:{port}"}
+    assert metadata.requests != []
+
+
+@pytest.mark.parametrize(
+    ("max_attempts", "code", "iam_requests"), [(1, 4, 1), (2, 0, 2)]
+)
+def test_cli_impersonate_max_attempts(
+    standin: GoogleStandIn,
+    key_file: Path,
+    account: dict[str, str],
+    target: str,
+    capsys: pytest.CaptureFixture[str],
+    max_attempts: int,
+    code: int,
+    iam_requests: int,
+) -> None:
+    standin.grant_token_creator(account["client_email"], target)
+    standin.push_fault("iam", Fault(status=503, body=b"busy"))
+    args = impersonate_args(
+        standin, key_file, target, "--max-attempts", str(max_attempts)
+    )
+    assert main([*args, "--no-env-proxy"]) == code
+    capsys.readouterr()
+    assert standin.count("iam") == iam_requests
+
+
+def test_retry_deadline_reaches_iam(
+    standin: GoogleStandIn,
+    key_file: Path,
+    account: dict[str, str],
+    target: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    standin.grant_token_creator(account["client_email"], target)
+    standin.push_fault("iam", Fault(status=503, body=b"busy"))
+    args = impersonate_args(standin, key_file, target, "--retry-deadline", "0.5")
+    assert main([*args, "--no-env-proxy"]) == 4
+    assert "--retry-deadline" in capsys.readouterr().err
+    assert standin.count("iam") == 1

@@ -358,3 +358,27 @@ def test_cli_request_through_proxy(
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert len(proxy.tunnels) == 2
+
+
+def test_api_call_proxy_407(
+    standin: GoogleStandIn, key_file: Path, auth_proxy: ConnectProxy
+) -> None:
+    # The token comes directly, and only the API call goes through the proxy.
+    transport = Transport(ca_bundle=standin.ca_bundle, proxy=auth_proxy.url)
+    http = AuthorizedHTTP(credentials_for(standin, key_file), transport=transport)
+    with pytest.raises(ProxyError, match="rejected the tunnel") as info:
+        http.request("GET", localhost_api_url(standin))
+    assert info.value.proxy_status == 407
+    assert "user name and password" in str(info.value)
+    assert standin.count("api") == 0
+
+
+def test_api_call_proxy_stopped(standin: GoogleStandIn, key_file: Path) -> None:
+    with ConnectProxy() as stopped:
+        url = stopped.url
+    transport = Transport(ca_bundle=standin.ca_bundle, proxy=url)
+    http = AuthorizedHTTP(credentials_for(standin, key_file), transport=transport)
+    with pytest.raises(ProxyError, match="cannot connect to proxy") as info:
+        http.request("GET", localhost_api_url(standin))
+    assert info.value.proxy_status is None
+    assert info.value.retryable

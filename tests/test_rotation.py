@@ -179,3 +179,64 @@ def test_other_audience_follows_rotation(
     key_file.write_text(json.dumps(new))
     credentials.get_token()
     assert fhir.key.private_key_id == new["private_key_id"]
+
+
+def test_other_account_key_rejected(
+    standin: GoogleStandIn,
+    key_file: Path,
+    account: dict[str, str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    credentials = credentials_for(standin, key_file)
+    credentials.get_token()
+    other = standin.new_account()
+    key_file.write_text(json.dumps(other))
+    token = credentials.refresh()
+    assert token.email == account["client_email"]
+    assert last_key_id(standin) == account["private_key_id"]
+    warnings = log_messages(caplog, logging.WARNING)
+    assert len(warnings) == 1
+    assert other["client_email"] in warnings[0]
+    assert account["client_email"] in warnings[0]
+    assert "invalidate()" in warnings[0]
+
+
+def test_other_account_warned_once(
+    standin: GoogleStandIn, key_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    credentials = credentials_for(standin, key_file)
+    credentials.get_token()
+    key_file.write_text(json.dumps(standin.new_account()))
+    credentials.refresh()
+    credentials.refresh()
+    assert len(log_messages(caplog, logging.WARNING)) == 1
+
+
+def test_other_account_after_invalidate(standin: GoogleStandIn, key_file: Path) -> None:
+    credentials = credentials_for(standin, key_file)
+    credentials.get_token()
+    other = standin.new_account()
+    key_file.write_text(json.dumps(other))
+    credentials.refresh()
+    credentials.invalidate()
+    assert credentials.get_id_token().email == other["client_email"]
+    assert credentials.service_account_email == other["client_email"]
+
+
+def test_other_account_not_tried_after_rejection(
+    standin: GoogleStandIn, account: dict[str, str], tmp_path: Path
+) -> None:
+    key_file = tmp_path / "key.json"
+    key_file.write_bytes(padded(account))
+    credentials = credentials_for(standin, key_file)
+    credentials.get_token()
+    before = os.stat(key_file)
+    # Same inode, size and mtime, so that only the rejection reads the file.
+    with open(key_file, "r+b") as file:
+        file.write(padded(standin.new_account()))
+    os.utime(key_file, ns=(before.st_atime_ns, before.st_mtime_ns))
+    standin.revoke_key(account["private_key_id"])
+    with pytest.raises(TokenEndpointError, match="invalid_grant"):
+        credentials.refresh()
+    assert credentials.service_account_email == account["client_email"]
+    assert standin.count("token") == 2

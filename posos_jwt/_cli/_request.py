@@ -7,6 +7,7 @@ import re
 import sys
 from typing import Any, Final
 
+from .._defaults import DEFAULT_API_MAX_TIME, DEFAULT_MAX_BODY_SIZE
 from ._common import (
     UsageError,
     add_cache_option,
@@ -15,6 +16,8 @@ from ._common import (
     add_profile_options,
     add_proxy_and_retry_options,
     non_empty,
+    positive_integer,
+    positive_seconds,
     require_client_id,
     resolve_settings,
 )
@@ -86,6 +89,26 @@ def add_parser(subparsers: Any) -> None:
             "API is not sent to another)"
         ),
     )
+    parser.add_argument(
+        "--max-body-size",
+        metavar="BYTES",
+        type=positive_integer,
+        default=DEFAULT_MAX_BODY_SIZE,
+        help=(
+            "largest response body read, in bytes; a larger one fails with "
+            f"exit code 5 (default: {DEFAULT_MAX_BODY_SIZE})"
+        ),
+    )
+    parser.add_argument(
+        "--max-time",
+        metavar="SECONDS",
+        type=positive_seconds,
+        default=DEFAULT_API_MAX_TIME,
+        help=(
+            "seconds within which the whole response must arrive, however "
+            f"slowly the server sends it (default: {DEFAULT_API_MAX_TIME:g})"
+        ),
+    )
     add_key_file_option(parser)
     parser.add_argument(
         "--client-id",
@@ -115,7 +138,12 @@ def run(args: argparse.Namespace) -> int:
     settings = resolve_settings(args)
     url = request_url(settings.base_url, args.url, args.allow_other_host)
     credentials, store = credentials_for(settings, require_client_id(settings), args)
-    http = AuthorizedHTTP(credentials, proxy_authorization=args.proxy_authorization)
+    http = AuthorizedHTTP(
+        credentials,
+        proxy_authorization=args.proxy_authorization,
+        max_body_size=args.max_body_size,
+        max_time=args.max_time,
+    )
     try:
         response = http.request(method.upper(), url, body=body, headers=headers)
     finally:
