@@ -60,6 +60,9 @@ class DeadlineSocket:
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
         self._timeout = sock.gettimeout()
+        # The timeout last set on the wrapped socket, so that a read far from
+        # the deadline sets nothing.
+        self._applied = self._timeout
         self._io_refs = 0
         self._closed = False
 
@@ -69,6 +72,7 @@ class DeadlineSocket:
     def settimeout(self, value: float | None) -> None:
         """Set the timeout of each read, which the deadline may shorten."""
         self._timeout = value
+        self._applied = value
         self._sock.settimeout(value)
 
     def gettimeout(self) -> float | None:
@@ -76,15 +80,16 @@ class DeadlineSocket:
         return self._timeout
 
     def _arm(self) -> None:
+        wanted = self._timeout
         left = time_left()
-        if left is None:
-            self._sock.settimeout(self._timeout)
-            return
-        if left <= 0:
-            raise TimeoutError("the request's time limit has passed")
-        if self._timeout is not None:
-            left = min(left, self._timeout)
-        self._sock.settimeout(left)
+        if left is not None:
+            if left <= 0:
+                raise TimeoutError("the request's time limit has passed")
+            if wanted is None or left < wanted:
+                wanted = left
+        if wanted != self._applied:
+            self._sock.settimeout(wanted)
+            self._applied = wanted
 
     def recv(self, size: int, flags: int = 0) -> bytes:
         """Read up to ``size`` bytes before the deadline."""
