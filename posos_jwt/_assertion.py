@@ -37,6 +37,11 @@ GOOGLE_TOKEN_AUDIENCE: Final = "https://oauth2.googleapis.com/token"
 """The ``aud`` claim that Google's token endpoint requires. It stays the same
 when the request goes to another endpoint URL (a regional host, a stand-in)."""
 
+MAX_AUDIENCE_LENGTH: Final = 2048
+"""Longest client ID or audience accepted, in characters. Google's OAuth
+client IDs are about 70 characters, and a self-signed JWT's audience is a URL,
+which browsers and servers commonly limit to about 2000."""
+
 ASSERTION_LIFETIME: Final = 3600
 """Seconds between ``iat`` and ``exp``: Google's maximum, one hour."""
 
@@ -45,7 +50,9 @@ def check_client_id(client_id: object) -> str:
     """Return ``client_id`` unchanged if it can be a ``target_audience``.
 
     Raises:
-        ConfigurationError: It is not a string, or empty, or only white space.
+        ConfigurationError: It is not a string, is empty or only white space,
+            is longer than ``MAX_AUDIENCE_LENGTH``, or contains a control
+            character.
     """
     if not isinstance(client_id, str):
         raise ConfigurationError(
@@ -56,6 +63,20 @@ def check_client_id(client_id: object) -> str:
         raise ConfigurationError(
             "client ID is empty: give the OAuth client ID of the IAP resource "
             "(for example 1234-abc.apps.googleusercontent.com)"
+        )
+    if len(client_id) > MAX_AUDIENCE_LENGTH:
+        raise ConfigurationError(
+            f"client ID is {len(client_id)} characters long, more than the "
+            f"{MAX_AUDIENCE_LENGTH} that an OAuth client ID or a URL needs: give "
+            "the OAuth client ID of the IAP resource"
+        )
+    # Tabs and spaces may be part of what the caller means and are sent as
+    # given; other control characters would reach log lines and never belong
+    # to a client ID.
+    if any(not char.isprintable() and char not in " \t" for char in client_id):
+        raise ConfigurationError(
+            f"client ID {client_id[:60]!r} contains a control character: give the "
+            "OAuth client ID of the IAP resource as printed by Google Cloud"
         )
     return client_id
 

@@ -134,3 +134,18 @@ def test_sign_rs256_non_ascii_claim(key: ServiceAccountKey) -> None:
 def test_sign_rs256_rejects_nan(key: ServiceAccountKey) -> None:
     with pytest.raises(ValueError, match="Out of range float"):
         sign_rs256({"exp": float("nan")}, key)
+
+
+@pytest.mark.parametrize(
+    ("client_id", "message"),
+    [
+        ("a" * 2049, "2049 characters long"),
+        ("evil\nline", "control character"),
+        ("x\x1b[31mred", "control character"),
+    ],
+)
+def test_unusable_client_id_rejected(
+    key: ServiceAccountKey, client_id: str, message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        build_assertion(key, client_id, now=NOW)

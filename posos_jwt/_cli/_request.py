@@ -30,6 +30,17 @@ CREDENTIAL_HEADERS: Final = frozenset({"authorization", "proxy-authorization"})
 """Headers that carry credentials, which the command sets itself and never
 takes as an argument, because arguments are visible to other users in ``ps``."""
 
+ROUTING_HEADERS: Final = frozenset(
+    {"host", "content-length", "transfer-encoding", "connection", "upgrade", "te"}
+)
+"""Headers that choose where a request goes or how its body is framed. A front
+end such as IAP routes by ``Host``, so a ``Host`` of another API would carry
+the token to it past the URL check; urllib3 sets the others itself."""
+
+MAX_REQUEST_BODY_SIZE: Final = 64 * 1024 * 1024
+"""Largest ``-d`` body read, in bytes, so that ``-d @/dev/zero`` or an endless
+producer on stdin fails instead of filling memory."""
+
 
 def add_parser(subparsers: Any) -> None:
     """Declare ``request`` and its options."""
@@ -194,6 +205,11 @@ def parse_headers(values: list[str]) -> dict[str, str]:
                 f"-H {name}: posos-jwt sets the token header itself and takes no "
                 "credential as an argument"
             )
+        if name.lower() in ROUTING_HEADERS:
+            raise UsageError(
+                f"-H {name}: this header is set from the URL and the body, so "
+                "that the token goes only where the URL says: drop it"
+            )
         headers[name] = text.strip()
     return headers
 
@@ -210,12 +226,21 @@ def read_body(data: str | None) -> bytes | None:
         return data.encode("utf-8")
     path = data[1:]
     if path == "-":
-        return sys.stdin.buffer.read()
+        return _capped(sys.stdin.buffer.read(MAX_REQUEST_BODY_SIZE + 1), "@-")
     if "\0" in path:
         # open() raises ValueError, not OSError, on a NUL byte.
         raise UsageError("-d @FILE: the path contains a NUL byte: check the path")
     try:
         with open(path, "rb") as file:
-            return file.read()
+            return _capped(file.read(MAX_REQUEST_BODY_SIZE + 1), "@" + path)
     except OSError as exc:
         raise UsageError(f"-d @{path}: cannot read the file ({exc.strerror})") from None
+
+
+def _capped(body: bytes, source: str) -> bytes:
+    if len(body) > MAX_REQUEST_BODY_SIZE:
+        raise UsageError(
+            f"-d {source}: the body is larger than {MAX_REQUEST_BODY_SIZE} bytes: "
+            "send a smaller one"
+        )
+    return body

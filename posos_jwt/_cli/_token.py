@@ -72,7 +72,6 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--iam-endpoint",
         metavar="URL",
-        default=DEFAULT_IAM_ENDPOINT,
         help=(
             "with --impersonate: root URL of the IAM Credentials API, any https "
             f"URL or http on a loopback address (default: {DEFAULT_IAM_ENDPOINT})"
@@ -126,6 +125,13 @@ def self_signed_token(args: argparse.Namespace, settings: Settings) -> IDToken:
         raise UsageError(
             "--self-signed signs with the key's own account: drop --impersonate"
         )
+    if args.iam_endpoint is not None:
+        raise UsageError("--iam-endpoint is used only with --impersonate")
+    if settings.cache:
+        logger.warning(
+            "--cache is not used with --self-signed: a self-signed JWT is made "
+            "locally, with no request to cache"
+        )
     from .. import SelfSignedCredentials
 
     key = load_key(settings.key_file)
@@ -158,6 +164,8 @@ def credentials_for(
     """
     from .. import IDTokenCredentials, find_credentials
 
+    if args.impersonate is None and args.iam_endpoint is not None:
+        raise UsageError("--iam-endpoint is used only with --impersonate")
     cache: TokenCache | None = None
     if settings.cache and args.impersonate is None:
         from .. import TokenCache
@@ -185,6 +193,15 @@ def credentials_for(
     )
     if cached is not None:
         credentials.prime(cached)
+
+    if settings.cache and not isinstance(credentials, IDTokenCredentials):
+        # The cache is keyed by a key file's account, key ID and content, which
+        # impersonated and metadata-server credentials do not have.
+        logger.warning(
+            "--cache is used only for tokens fetched with a key file; this token "
+            "comes from %s and is not cached",
+            type(credentials).__name__,
+        )
 
     def store() -> None:
         token = credentials.id_token
