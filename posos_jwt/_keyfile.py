@@ -315,10 +315,14 @@ def parse_key_json(data: bytes, *, path: str | None = None) -> Mapping[str, obje
         ) from exc
     except RecursionError as exc:
         raise KeyFileFormatError("invalid JSON: nested too deeply", path=path) from exc
-    except ValueError as exc:
+    except ValueError:
         # Python refuses integers of more than 4300 digits with a plain
-        # ValueError, whose message quotes nothing of the input.
-        raise KeyFileFormatError(f"invalid JSON: {exc}", path=path) from None
+        # ValueError, whose hint to raise a limit does not apply here.
+        raise KeyFileFormatError(
+            "invalid JSON: a number has too many digits to read: download the "
+            "key file again",
+            path=path,
+        ) from None
     if not isinstance(info, dict):
         raise KeyFileFormatError(
             f"expected a JSON object, found a JSON {_json_type_name(info)}: "

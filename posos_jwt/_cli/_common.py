@@ -372,10 +372,12 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
     proxy_env = None
     if not option("no_env_proxy"):
         proxy_env = env("https_proxy") or env("HTTPS_PROXY")
+    # The lower-case variable wins, as in curl, so the log names that one.
+    proxy_label = "$https_proxy" if env("https_proxy") else "$HTTPS_PROXY"
     proxy = _first(
         "proxy",
         ("--proxy", option("proxy")),
-        ("$HTTPS_PROXY", proxy_env),
+        (proxy_label, proxy_env),
         (where, in_profile("proxy")),
     )
     if option("proxy") is None and proxy_env is not None:
