@@ -28,6 +28,7 @@ from collections.abc import MutableMapping
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
+from ._arguments import require_bool, require_instance
 from ._credentials import Credentials
 from ._http import (
     TOKEN_HEADERS,
@@ -99,8 +100,15 @@ class IAPAuth:
     def __init__(
         self, credentials: Credentials, *, proxy_authorization: bool = False
     ) -> None:
-        self.credentials = credentials
-        self.proxy_authorization = proxy_authorization
+        self.credentials = require_instance(
+            credentials,
+            Credentials,
+            "credentials",
+            "pass IDTokenCredentials or another Credentials object",
+        )
+        self.proxy_authorization = require_bool(
+            proxy_authorization, "proxy_authorization"
+        )
 
     def __repr__(self) -> str:
         return (

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
 
+from ._arguments import require_path, require_text
 from ._defaults import MAX_TIMEOUT
 from ._errors import ConfigFileError, ProfileNotFoundError
 from ._token_uri import is_loopback, safe_url
@@ -136,11 +137,13 @@ class ConfigFile:
         is expanded.
 
         Raises:
+            ConfigurationError: ``path`` is not a ``str`` or
+                ``os.PathLike[str]``.
             ConfigFileError: The path contains a NUL byte, or the file is
                 missing, unreadable, not a regular file, not TOML, or has an
                 unknown key, a value of the wrong type or a missing key.
         """
-        name = os.fspath(path)
+        name = require_path(path, "path")
         text = _read_text(name)
         document = _parse_toml(text, name)
         profiles = _check_profiles(document, text, name)
@@ -151,8 +154,10 @@ class ConfigFile:
         """Return the profile called ``name``.
 
         Raises:
+            ConfigurationError: ``name`` is not a string.
             ProfileNotFoundError: The file defines no such profile.
         """
+        require_text(name, "name", "pass the profile's name")
         profile = self.profiles.get(name)
         if profile is not None:
             return profile

@@ -8,14 +8,23 @@ that comes back, and keep it until it is about to expire.
 from __future__ import annotations
 
 import abc
-import copy
 import logging
 import math
 import os
 import threading
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, NoReturn, Self, SupportsIndex
 
+from ._arguments import (
+    optional_instance,
+    optional_text,
+    reject_copy,
+    require_clock,
+    require_instance,
+    require_mapping,
+    require_path,
+    require_text,
+)
 from ._assertion import check_client_id
 from ._clock import SYSTEM_CLOCK, Clock
 from ._defaults import DEFAULT_TIMEOUT
@@ -48,6 +57,16 @@ MIN_TOKEN_VALIDITY: Final = 10
 """Seconds before ``exp`` from which a cached token is no longer returned, even
 when a refresh fails: a request sent with it must still reach IAP in time. A
 token fetched less than :data:`MIN_REFRESH_INTERVAL` ago is the exception."""
+
+
+_REBUILD_IN_OTHER_PROCESS: Final = (
+    "pickle the key file path and the target audience instead, and build new "
+    "credentials from them in the other process"
+)
+_SHARE_INSTEAD: Final = (
+    "share this object instead, because its methods are thread-safe, or build "
+    "new credentials for another audience"
+)
 
 
 class _Flight:
@@ -95,17 +114,22 @@ class Credentials(abc.ABC):
     and the interval between tries with ``clock.monotonic()``, which does not
     jump when the system clock is set.
 
+    Credentials cannot be pickled, copied or deep-copied, because the copy
+    would contain the key or the token and share or lose the lock. Share one
+    object between threads instead: every method is thread-safe.
+
     Args:
         target_audience: The OAuth client ID of the IAP resource.
         clock: The clock to read, replaceable in tests.
 
     Raises:
-        ConfigurationError: ``target_audience`` is empty.
+        ConfigurationError: ``target_audience`` is not a string, or is empty.
     """
 
     def __init__(self, target_audience: str, *, clock: Clock = SYSTEM_CLOCK) -> None:
+        require_text(target_audience, "target_audience", "pass the OAuth client ID")
         self._target_audience = check_client_id(target_audience)
-        self._clock = clock
+        self._clock = require_clock(clock)
         # The lock guards the four fields below it. Reading ``_token`` alone
         # needs no lock, because it is replaced by one assignment.
         self._lock = threading.Lock()
@@ -148,9 +172,10 @@ class Credentials(abc.ABC):
         URL; credentials whose audience depends on the URL override this.
 
         Raises:
+            ConfigurationError: ``url`` is not a string.
             PososJWTError: The token could not be fetched.
         """
-        del url
+        require_text(url, "url")
         return self.get_token()
 
     def get_id_token(self) -> IDToken:
@@ -208,7 +233,11 @@ class Credentials(abc.ABC):
         The command line uses this for a token read back from its on-disk
         cache, already checked there. A token that is not for this audience,
         or that expires within :data:`REFRESH_MARGIN`, is ignored.
+
+        Raises:
+            ConfigurationError: ``token`` is not an :class:`IDToken`.
         """
+        require_instance(token, IDToken, "token")
         if token.audience != self._target_audience:
             return
         if self._remaining(token) <= REFRESH_MARGIN:
@@ -224,7 +253,11 @@ class Credentials(abc.ABC):
             token: The token that a server rejected. When given, the cache is
                 dropped only if it still contains this token, so that many
                 threads that saw the same rejection cause one new fetch.
+
+        Raises:
+            ConfigurationError: ``token`` is neither a string nor ``None``.
         """
+        optional_text(token, "token")
         with self._lock:
             cached = self._token
             if token is not None and (cached is None or cached.value != token):
@@ -246,6 +279,25 @@ class Credentials(abc.ABC):
         """
         self.drop_token()
         self._drop_source()
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> NoReturn:
+        raise reject_copy(self, "pickled", _REBUILD_IN_OTHER_PROCESS)
+
+    def __copy__(self) -> NoReturn:
+        raise reject_copy(self, "copied", _SHARE_INSTEAD)
+
+    def __deepcopy__(self, memo: dict[int, object]) -> NoReturn:
+        raise reject_copy(self, "deep-copied", _SHARE_INSTEAD)
+
+    def _shallow_copy(self) -> Self:
+        """Return a new object that shares every attribute of this one.
+
+        The caller must give the copy its own lock and cache at once, as
+        :meth:`IDTokenCredentials.with_target_audience` does.
+        """
+        other = object.__new__(type(self))
+        other.__dict__.update(self.__dict__)
+        return other
 
     def _drop_source(self) -> None:  # noqa: B027 (an optional hook, not abstract)
         """Forget what the subclass loaded to fetch tokens. Nothing by default."""
@@ -383,7 +435,17 @@ class IDTokenCredentials(Credentials):
         retry: RetryPolicy | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        self._corrected_clock = CorrectedClock(clock)
+        require_instance(
+            key,
+            ServiceAccountKey,
+            "key",
+            "build it with ServiceAccountKey.from_file(), or call "
+            "IDTokenCredentials.from_service_account_file()",
+        )
+        token_uri = optional_text(token_uri, "token_uri", "pass an https:// URL")
+        transport = optional_instance(transport, Transport, "transport")
+        retry = optional_instance(retry, RetryPolicy, "retry")
+        self._corrected_clock = CorrectedClock(require_clock(clock))
         super().__init__(target_audience, clock=self._corrected_clock)
         self._key_source = KeySource(key)
         # The key that the fetch in progress signs with.
@@ -416,6 +478,8 @@ class IDTokenCredentials(Credentials):
             KeyFileError: The key file cannot be used.
             ConfigurationError: An option is invalid.
         """
+        require_path(path, "path")
+        require_text(target_audience, "target_audience", "pass the OAuth client ID")
         key = ServiceAccountKey.from_file(path)
         return cls(key, target_audience, **options)
 
@@ -429,6 +493,8 @@ class IDTokenCredentials(Credentials):
             KeyFileError: The mapping is not a usable key.
             ConfigurationError: An option is invalid.
         """
+        require_mapping(info, "info", "pass the key file's JSON object as a dict")
+        require_text(target_audience, "target_audience", "pass the OAuth client ID")
         key = ServiceAccountKey.from_info(info)
         return cls(key, target_audience, **options)
 
@@ -441,9 +507,10 @@ class IDTokenCredentials(Credentials):
         Hooks endpoint with its own OAuth client ID.
 
         Raises:
-            ConfigurationError: ``target_audience`` is empty.
+            ConfigurationError: ``target_audience`` is not a string, or is empty.
         """
-        other = copy.copy(self)
+        require_text(target_audience, "target_audience", "pass the OAuth client ID")
+        other = self._shallow_copy()
         # The copy shares every attribute of this object; the base class's
         # initialiser then gives it its own audience, lock and empty cache.
         Credentials.__init__(other, target_audience, clock=self._clock)

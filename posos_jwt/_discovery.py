@@ -19,6 +19,13 @@ import logging
 import os
 from typing import Any
 
+from ._arguments import (
+    optional_instance,
+    optional_path,
+    optional_text,
+    require_bool,
+    require_text,
+)
 from ._credentials import Credentials, IDTokenCredentials
 from ._defaults import DEFAULT_IAM_ENDPOINT, DEFAULT_TIMEOUT
 from ._errors import (
@@ -29,6 +36,7 @@ from ._errors import (
 )
 from ._keyfile import CREDENTIALS_ENV, ServiceAccountKey
 from ._retry import RetryPolicy
+from ._transport import check_timeout
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +103,17 @@ def find_credentials(
         credentials = posos_jwt.find_credentials("1234-abc.apps.googleusercontent.com")
         token = credentials.get_token()
     """
+    require_text(target_audience, "target_audience", "pass the OAuth client ID")
+    key_file = optional_path(key_file, "key_file")
+    optional_text(token_uri, "token_uri", "pass an https:// URL")
+    optional_path(ca_bundle, "ca_bundle")
+    check_timeout(timeout)
+    optional_text(metadata_server, "metadata_server", "pass a host[:port]")
+    optional_text(impersonate, "impersonate", "pass the target's email")
+    require_text(iam_endpoint, "iam_endpoint", "pass an https:// URL")
+    optional_text(proxy, "proxy", "pass an http:// proxy URL")
+    require_bool(trust_env, "trust_env")
+    optional_instance(retry, RetryPolicy, "retry")
     if key_file is None:
         environment_path = os.environ.get(CREDENTIALS_ENV, "").strip()
         if environment_path:
@@ -103,7 +122,7 @@ def find_credentials(
             )
             key_file = environment_path
     else:
-        logger.debug("using the key file %s passed explicitly", os.fspath(key_file))
+        logger.debug("using the key file %s passed explicitly", key_file)
     options: dict[str, Any] = {
         "ca_bundle": ca_bundle,
         "timeout": timeout,

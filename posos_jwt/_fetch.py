@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from ._arguments import require_text
 from ._defaults import DEFAULT_TIMEOUT
 from ._discovery import find_credentials
 from ._retry import RetryPolicy
@@ -62,6 +63,9 @@ def fetch_id_token(
             "1234-abc.apps.googleusercontent.com", "posos-key.json"
         )
     """
+    require_text(client_id, "client_id", "pass the OAuth client ID")
+    # find_credentials checks the types of the other arguments before it
+    # reads a file or the environment.
     credentials = find_credentials(
         client_id,
         key_file,

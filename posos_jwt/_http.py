@@ -21,6 +21,14 @@ from urllib.parse import urlsplit
 
 from urllib3.exceptions import HTTPError
 
+from ._arguments import (
+    invalid_type,
+    optional_instance,
+    require_bool,
+    require_instance,
+    require_mapping,
+    require_text,
+)
 from ._credentials import Credentials
 from ._deadline import deadline
 from ._defaults import DEFAULT_API_MAX_TIME, DEFAULT_MAX_BODY_SIZE
@@ -117,6 +125,21 @@ def redirect_target(headers: Mapping[str, str]) -> str:
         return safe_url(location.partition("?")[0])
     target = parts._replace(query="", fragment="").geturl()
     return repr(excerpt(safe_url(target)))
+
+
+def check_body(body: object) -> None:
+    """Raise unless ``body`` is ``None``, bytes, text, a file or an iterable.
+
+    Raises:
+        ConfigurationError: It is none of these.
+    """
+    if body is None or isinstance(body, bytes | bytearray | memoryview | str):
+        return
+    if callable(getattr(body, "read", None)) or isinstance(body, Iterable):
+        return
+    raise invalid_type(
+        "body", "bytes, str, a binary file, an iterable of bytes or None", body
+    )
 
 
 def body_start(body: object) -> int | None:
@@ -251,6 +274,14 @@ class AuthorizedHTTP:
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         max_time: float = DEFAULT_API_MAX_TIME,
     ) -> None:
+        require_instance(
+            credentials,
+            Credentials,
+            "credentials",
+            "pass IDTokenCredentials or another Credentials object",
+        )
+        require_bool(proxy_authorization, "proxy_authorization")
+        optional_instance(transport, Transport, "transport")
         self.max_time = check_timeout(max_time, name="max_time")
         if isinstance(max_body_size, bool) or not isinstance(max_body_size, int):
             raise ConfigurationError("max_body_size must be an integer of bytes")
@@ -306,6 +337,11 @@ class AuthorizedHTTP:
                 larger than ``max_body_size``.
             PososJWTError: The token could not be fetched.
         """
+        require_text(method, "method", 'pass an HTTP method such as "GET"')
+        require_text(url, "url")
+        check_body(body)
+        if headers is not None:
+            require_mapping(headers, "headers")
         host = check_api_url(url)
         self._check_headers(headers or {})
         token = self.credentials.get_token_for_url(url)

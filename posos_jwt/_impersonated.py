@@ -29,6 +29,14 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote, urlencode, urlsplit
 
+from ._arguments import (
+    optional_instance,
+    optional_text,
+    require_callable,
+    require_clock,
+    require_instance,
+    require_text,
+)
 from ._assertion import ASSERTION_LIFETIME, GOOGLE_TOKEN_AUDIENCE, sign_rs256
 from ._clock import SYSTEM_CLOCK, Clock
 from ._credentials import REFRESH_MARGIN, Credentials
@@ -171,6 +179,12 @@ class ImpersonatedCredentials(Credentials):
         retry: RetryPolicy | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        require_callable(fetch_access_token, "fetch_access_token")
+        require_text(source_description, "source_description")
+        require_text(target_email, "target_email", "pass the target's email")
+        require_text(iam_endpoint, "iam_endpoint", "pass an https:// URL")
+        require_instance(transport, Transport, "transport")
+        optional_instance(retry, RetryPolicy, "retry")
         super().__init__(target_audience, clock=clock)
         self._retry = retry or RetryPolicy()
         self._fetch_access_token = fetch_access_token
@@ -218,6 +232,12 @@ class ImpersonatedCredentials(Credentials):
         Raises:
             ConfigurationError: An argument is invalid.
         """
+        require_instance(
+            key, ServiceAccountKey, "key", "build it with ServiceAccountKey.from_file()"
+        )
+        _check_common_arguments(target_email, target_audience, iam_endpoint, retry)
+        optional_text(token_uri, "token_uri", "pass an https:// URL")
+        require_clock(clock)
         transport = Transport(
             ca_bundle=ca_bundle, timeout=timeout, proxy=proxy, trust_env=trust_env
         )
@@ -287,6 +307,9 @@ class ImpersonatedCredentials(Credentials):
         Raises:
             ConfigurationError: An argument is invalid.
         """
+        _check_common_arguments(target_email, target_audience, iam_endpoint, retry)
+        optional_text(host, "host", "pass the metadata server's host[:port]")
+        require_clock(clock)
         server = metadata_host(host)
         metadata_transport = Transport(timeout=METADATA_TIMEOUT, trust_env=False)
 
@@ -381,6 +404,17 @@ class ImpersonatedCredentials(Credentials):
                 token = self._fetch_access_token()
                 self._access_token = token
             return token
+
+
+def _check_common_arguments(
+    target_email: object, target_audience: object, iam_endpoint: object, retry: object
+) -> None:
+    """Check the types of the arguments that both classmethods take, before
+    either one builds a transport or reads the environment."""
+    require_text(target_email, "target_email", "pass the target's email")
+    require_text(target_audience, "target_audience", "pass the OAuth client ID")
+    require_text(iam_endpoint, "iam_endpoint", "pass an https:// URL")
+    optional_instance(retry, RetryPolicy, "retry")
 
 
 def build_scope_assertion(key: ServiceAccountKey, scope: str, *, now: float) -> str:

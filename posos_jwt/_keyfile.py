@@ -18,11 +18,17 @@ import re
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, NoReturn, SupportsIndex
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
+from ._arguments import (
+    optional_text,
+    reject_copy,
+    require_mapping,
+    require_path,
+)
 from ._errors import (
     ConfigurationError,
     KeyFileFieldError,
@@ -79,6 +85,11 @@ class ServiceAccountKey:
         cache_mac_key: The key that authenticates this key's token cache
             entries, from :func:`cache_mac_key`, or ``None`` for a mapping.
             It is a secret and never shown.
+
+    A key cannot be pickled or deep-copied, because the copy would contain the
+    private key: pickle the key file's path and read it again instead.
+    ``copy.copy`` returns the key itself, as it does for other immutable
+    objects.
     """
 
     client_email: str
@@ -98,6 +109,22 @@ class ServiceAccountKey:
             f"private_key_id={self.private_key_id!r}, path={self.path!r})"
         )
 
+    def __reduce_ex__(self, protocol: SupportsIndex) -> NoReturn:
+        raise reject_copy(
+            self,
+            "pickled",
+            "pickle the key file path instead, and call "
+            "ServiceAccountKey.from_file() in the other process",
+        )
+
+    def __copy__(self) -> ServiceAccountKey:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> NoReturn:
+        raise reject_copy(
+            self, "deep-copied", "share this object instead, because it is immutable"
+        )
+
     @property
     def key_size(self) -> int:
         """The RSA modulus size, in bits."""
@@ -114,14 +141,14 @@ class ServiceAccountKey:
             path: Where it was read from, for messages only.
 
         Raises:
+            ConfigurationError: ``info`` is not a mapping, or ``path`` is
+                neither a string nor ``None``.
             KeyFileTypeError: ``type`` is not ``service_account``.
             KeyFileFieldError: A required field is missing, empty or not text.
             PrivateKeyError: ``private_key`` is not a usable RSA key.
         """
-        if not isinstance(info, Mapping):
-            raise KeyFileFormatError(
-                f"expected a JSON object, found {type(info).__name__}", path=path
-            )
+        require_mapping(info, "info", "pass the key file's JSON object as a dict")
+        optional_text(path, "path")
         _check_type(info, path)
         fields = {name: _required_text(info, name, path) for name in REQUIRED_FIELDS}
         _check_identifier(fields["client_email"], "client_email", path)
@@ -146,13 +173,15 @@ class ServiceAccountKey:
         in the log, because refusing it would break working deployments.
 
         Raises:
+            ConfigurationError: ``path`` is not a ``str`` or
+                ``os.PathLike[str]``.
             KeyFileNotFoundError: The file does not exist or cannot be read.
             KeyFileFormatError: The file is not a JSON object.
             KeyFileTypeError: ``type`` is not ``service_account``.
             KeyFileFieldError: A required field is missing, empty or not text.
             PrivateKeyError: ``private_key`` is not a usable RSA key.
         """
-        name = os.fspath(path)
+        name = require_path(path, "path")
         data, insecure = _read_key_file(name)
         info = parse_key_json(data, path=name)
         key = cls.from_info(info, path=name)

@@ -33,6 +33,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from ._arguments import optional_instance, optional_path, require_clock, require_text
 from ._clock import SYSTEM_CLOCK, Clock
 from ._defaults import DEFAULT_TIMEOUT
 from ._errors import (
@@ -175,14 +176,8 @@ def _check_connection_options(
         ConfigurationError: An option has the wrong type, or the timeout is
             out of range.
     """
-    if transport is not None and not isinstance(transport, Transport):
-        raise ConfigurationError(
-            f"transport must be a posos-jwt Transport, not {type(transport).__name__}"
-        )
-    if ca_bundle is not None and not isinstance(ca_bundle, str | os.PathLike):
-        raise ConfigurationError(
-            f"ca_bundle must be the path of a PEM file, not {type(ca_bundle).__name__}"
-        )
+    optional_instance(transport, Transport, "transport")
+    optional_path(ca_bundle, "ca_bundle")
     check_timeout(timeout)
 
 
@@ -230,8 +225,10 @@ class KeySet:
         timeout: float = DEFAULT_TIMEOUT,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        require_text(url, "url", "pass the https URL of the published keys")
         self._url = check_keys_url(url)
         _check_connection_options(transport, ca_bundle, timeout)
+        require_clock(clock)
         if transport is not None and (
             ca_bundle is not None or timeout != DEFAULT_TIMEOUT
         ):
@@ -286,7 +283,9 @@ class KeySet:
             KeySetUnavailableError: The keys could not be fetched or read, now
                 or in a fetch less than the interval ago.
             TransportError: The request for the keys failed below HTTP.
+            ConfigurationError: ``key_id`` is not a string.
         """
+        require_text(key_id, "key_id")
         key, fetch_reason = self._look_up(key_id)
         if key is not None:
             return key

@@ -24,6 +24,7 @@ import re
 from typing import Final
 from urllib.parse import urlencode
 
+from ._arguments import optional_text
 from ._clock import SYSTEM_CLOCK, Clock
 from ._credentials import Credentials
 from ._errors import ConfigurationError, MetadataServerError, TokenCheckError
@@ -141,6 +142,7 @@ class MetadataCredentials(Credentials):
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         super().__init__(target_audience, clock=clock)
+        optional_text(host, "host", "pass the metadata server's host[:port]")
         self._host = metadata_host(host)
         # The metadata server is link-local and returns tokens in plain
         # HTTP, so it is never reached through a proxy.

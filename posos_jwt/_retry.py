@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final, TypeVar
 
+from ._arguments import require_callable
 from ._deadline import deadline
 from ._defaults import DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_DEADLINE
 from ._errors import ConfigurationError, TokenEndpointError, TransportError
@@ -102,6 +103,8 @@ class RetryPolicy:
                 )
         if self.deadline == 0:
             raise ConfigurationError("deadline must be more than 0 seconds")
+        for name in ("sleep", "jitter", "monotonic"):
+            require_callable(getattr(self, name), name)
 
     def backoff(self, retry: int, retry_after: float | None) -> float:
         """Return the seconds to wait before retry number ``retry`` (from 1)."""

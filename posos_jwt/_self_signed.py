@@ -28,6 +28,12 @@ import threading
 from typing import Final
 from urllib.parse import urlsplit
 
+from ._arguments import (
+    optional_text,
+    require_clock,
+    require_instance,
+    require_text,
+)
 from ._assertion import sign_rs256
 from ._clock import SYSTEM_CLOCK, Clock
 from ._credentials import Credentials
@@ -205,6 +211,12 @@ class SelfSignedCredentials(Credentials):
         max_audiences: int = MAX_CACHED_AUDIENCES,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        require_instance(
+            key, ServiceAccountKey, "key", "build it with ServiceAccountKey.from_file()"
+        )
+        optional_text(audience, "audience", "pass an https:// URL")
+        require_instance(max_audiences, int, "max_audiences")
+        require_clock(clock)
         if max_audiences < 1:
             raise ConfigurationError(
                 f"max_audiences must be 1 or more, not {max_audiences}"
@@ -252,6 +264,7 @@ class SelfSignedCredentials(Credentials):
                 :func:`audience_for_url` checks it, or falls outside the fixed
                 audience.
         """
+        require_text(url, "url")
         # A request URL is an exact audience: a path ending with '/*' must not
         # turn the JWT into a prefix audience for every path under it.
         url_audience = audience_for_url(url, allow_prefix=False)

@@ -45,6 +45,14 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Final
 
+from ._arguments import (
+    optional_path,
+    optional_text,
+    require_clock,
+    require_instance,
+    require_path,
+    require_text,
+)
 from ._clock import SYSTEM_CLOCK, Clock
 from ._credentials import REFRESH_MARGIN, IDTokenCredentials
 from ._errors import KeyFileError, TokenCacheError, TokenCheckError
@@ -130,6 +138,8 @@ class TokenCache:
         clock: The clock to read, replaceable in tests.
 
     Raises:
+        ConfigurationError: ``directory`` is not a ``str`` or
+            ``os.PathLike[str]``, or ``clock`` is not a clock.
         TokenCacheError: ``directory`` contains a NUL byte.
     """
 
@@ -139,9 +149,9 @@ class TokenCache:
         *,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        self._directory = os.fspath(
-            directory if directory is not None else self.default_directory()
-        )
+        path = optional_path(directory, "directory")
+        require_clock(clock)
+        self._directory = path if path is not None else self.default_directory()
         if "\0" in self._directory:
             # os functions raise ValueError, not OSError, on a NUL byte.
             raise TokenCacheError(
@@ -178,6 +188,7 @@ class TokenCache:
         The name is a hash of the account, key ID and audience, so a directory
         listing shows no account name.
         """
+        _check_credentials(credentials)
         key = credentials.key
         identity = _Identity(
             key.client_email,
@@ -195,6 +206,7 @@ class TokenCache:
             PososJWTError: A new token was needed and could not be fetched, as
                 :meth:`IDTokenCredentials.get_id_token`.
         """
+        _check_credentials(credentials)
         token = self.load(credentials)
         if token is not None:
             return token
@@ -210,6 +222,7 @@ class TokenCache:
         right, and its token passes the checks of a new token and does not
         expire within :data:`REFRESH_MARGIN`.
         """
+        _check_credentials(credentials)
         found = _Identity.of(credentials)
         return None if found is None else self._load(*found)
 
@@ -239,7 +252,9 @@ class TokenCache:
             cannot be read: building credentials from it then raises the
             error.
         """
-        name = os.fspath(key_file)
+        name = require_path(key_file, "key_file")
+        require_text(target_audience, "target_audience", "pass the OAuth client ID")
+        optional_text(token_uri, "token_uri", "pass an https:// URL")
         try:
             # The same read as ServiceAccountKey.from_file, with its warning
             # for a key file that others may read.
@@ -283,6 +298,8 @@ class TokenCache:
         A failure (an unsafe directory, a full disk) is logged as a warning
         and not raised, because the token itself is good.
         """
+        _check_credentials(credentials)
+        require_instance(token, IDToken, "token")
         found = _Identity.of(credentials)
         if found is None or not self._directory_is_safe(create=True):
             return False
@@ -505,6 +522,15 @@ class TokenCache:
             )
             return None
         return token
+
+
+def _check_credentials(credentials: object) -> None:
+    require_instance(
+        credentials,
+        IDTokenCredentials,
+        "credentials",
+        "the cache stores tokens of key-file credentials only",
+    )
 
 
 def _entry_mac(content: Mapping[str, object], mac_key: bytes) -> str:

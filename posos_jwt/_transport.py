@@ -33,6 +33,7 @@ from urllib3.exceptions import (
 )
 from urllib3.exceptions import ProxyError as Urllib3ProxyError
 
+from ._arguments import optional_path, optional_text, require_bool
 from ._deadline import POOL_CLASSES_BY_SCHEME
 from ._deadline import deadline as request_deadline
 from ._defaults import DEFAULT_TIMEOUT, MAX_TIMEOUT
@@ -171,9 +172,11 @@ class Transport:
         trust_env: bool = True,
     ) -> None:
         self.timeout = check_timeout(timeout)
-        self.ca_bundle = None if ca_bundle is None else os.fspath(ca_bundle)
+        self.ca_bundle = optional_path(ca_bundle, "ca_bundle")
+        proxy = optional_text(proxy, "proxy", "pass an http:// proxy URL")
+        trust_env = require_bool(trust_env, "trust_env")
         self.proxy: ProxySettings | None = proxy_settings(proxy, trust_env=trust_env)
-        context = make_ssl_context(ca_bundle)
+        context = make_ssl_context(self.ca_bundle)
         timeouts = urllib3.Timeout(connect=self.timeout, read=self.timeout)
         self.pool = urllib3.PoolManager(
             ssl_context=context, timeout=timeouts, retries=False

@@ -14,6 +14,7 @@ from urllib.parse import SplitResult, unquote, urlsplit
 import urllib3.util
 from urllib3.exceptions import LocationParseError
 
+from ._arguments import optional_text, require_bool, require_text
 from ._errors import RequestTargetError
 from ._token_uri import is_loopback, safe_url
 
@@ -64,6 +65,7 @@ def resolve_request_url(
         are lower case.
 
     Raises:
+        ConfigurationError: An argument has the wrong type.
         RequestTargetError: The target or the base URL is rejected; ``reason``
             gives the cause.
 
@@ -74,6 +76,9 @@ def resolve_request_url(
         ... )
         'https://api.preprod.posos.co/autocomplete-api/autocomplete?query=a'
     """
+    optional_text(base_url, "base_url", "pass an https:// URL")
+    require_text(target, "target", "pass a path or an https:// URL")
+    require_bool(allow_other_host, "allow_other_host")
     base = None if base_url is None else _check_base_url(base_url)
     _reject_ambiguous_characters(target, base_url)
     if target.startswith("//"):

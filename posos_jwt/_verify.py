@@ -29,6 +29,13 @@ from typing import Any, Final
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from ._arguments import (
+    optional_instance,
+    optional_path,
+    optional_text,
+    require_clock,
+    require_text,
+)
 from ._clock import SYSTEM_CLOCK, Clock
 from ._defaults import DEFAULT_TIMEOUT, GOOGLE_CERTS_URL, IAP_CERTS_URL
 from ._errors import (
@@ -126,9 +133,11 @@ def decode_unverified_jwt(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
         The header and the claims.
 
     Raises:
+        ConfigurationError: ``token`` is not a string.
         MalformedTokenError: ``token`` is not a compact JWT whose header and
             payload are JSON objects.
     """
+    require_text(token, "token", "pass the compact JWT as str")
     parts = _split(token)
     return _json_segment(parts[0], "header"), _json_segment(parts[1], "payload")
 
@@ -196,6 +205,9 @@ def verify_id_token(
             token, "1234-abc.apps.googleusercontent.com"
         )
     """
+    require_text(token, "token", "pass the compact JWT as str")
+    require_text(audience, "audience", "pass the OAuth client ID")
+    _check_verify_options(certs_url, key_set, transport, ca_bundle, clock)
     audience = _check_audience_argument(audience)
     rules = _Rules("ID token", ID_TOKEN_ALGORITHM, GOOGLE_ISSUERS, audience)
     keys = _choose_key_set(
@@ -260,6 +272,9 @@ def verify_iap_jwt(
         TokenNotYetValidError: ``iat`` or ``nbf`` is in the future.
         TransportError: The request for the keys failed below HTTP.
     """
+    require_text(assertion, "assertion", "pass the header's value as str")
+    require_text(expected_audience, "expected_audience", "pass /projects/...")
+    _check_verify_options(certs_url, key_set, transport, ca_bundle, clock)
     audience = _check_audience_argument(expected_audience)
     if not _IAP_AUDIENCE.fullmatch(audience):
         raise ConfigurationError(
@@ -272,6 +287,22 @@ def verify_iap_jwt(
         key_set, certs_url, IAP_CERTS_URL, transport, ca_bundle, timeout
     )
     return _verify(assertion, rules, keys, leeway, clock)
+
+
+def _check_verify_options(
+    certs_url: object,
+    key_set: object,
+    transport: object,
+    ca_bundle: object,
+    clock: object,
+) -> None:
+    """Check the types of the options of both verify functions; ``timeout``
+    and ``leeway`` are checked where they are used, before any request."""
+    optional_text(certs_url, "certs_url", "pass an https:// URL")
+    optional_instance(key_set, KeySet, "key_set")
+    optional_instance(transport, Transport, "transport")
+    optional_path(ca_bundle, "ca_bundle")
+    require_clock(clock)
 
 
 def _check_leeway(leeway: object) -> float:
