@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from collections.abc import Mapping
 from typing import Any, Final
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
+from ._arguments import invalid_type, require_instance
 from ._errors import ConfigurationError
 from ._keyfile import ServiceAccountKey
 
@@ -96,7 +98,14 @@ def build_assertion(key: ServiceAccountKey, target_audience: str, *, now: float)
     Raises:
         ConfigurationError: ``target_audience`` is empty.
     """
+    require_instance(key, ServiceAccountKey, "key", "load it with ServiceAccountKey")
     check_client_id(target_audience)
+    if isinstance(now, bool) or not isinstance(now, int | float):
+        raise invalid_type("now", "int or float", now, "give UTC epoch seconds")
+    if not math.isfinite(now):
+        raise ConfigurationError(
+            f"invalid argument now: must be a finite time, not {now}"
+        )
     issued_at = int(now)
     claims = {
         "iss": key.client_email,

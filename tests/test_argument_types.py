@@ -44,9 +44,6 @@ NO_ROWS = {
     "AccessToken": "a record that the access-token fetchers return",
     "IDToken": "a record that the credentials return",
     "Profile": "a record that ConfigFile.load returns",
-    # TODO: build_assertion(None, ...) still raises AttributeError, and
-    # now="x" a bare ValueError; only target_audience is checked.
-    "build_assertion": "key and now are not checked yet",
 }
 """Exports with no row, and why. Constants, exceptions and ``__version__``
 need no reason."""
@@ -494,6 +491,27 @@ def rows() -> list[Row]:
             "decode_unverified_jwt",
             "token",
             lambda p: api.decode_unverified_jwt(JWT.encode()),
+        ),
+        # build_assertion
+        Row(
+            "build_assertion",
+            "key",
+            lambda p: api.build_assertion(None, CLIENT_ID, now=1),
+        ),
+        Row(
+            "build_assertion",
+            "now",
+            lambda p: api.build_assertion(p.key, CLIENT_ID, now="x"),
+        ),
+        Row(
+            "build_assertion",
+            "now",
+            lambda p: api.build_assertion(p.key, CLIENT_ID, now=True),
+        ),
+        Row(
+            "build_assertion",
+            "now",
+            lambda p: api.build_assertion(p.key, CLIENT_ID, now=float("nan")),
         ),
         # resolve_request_url
         Row(
