@@ -490,3 +490,23 @@ def require_client_id(settings: Settings) -> str:
             "resource"
         )
     return settings.client_id
+
+
+def add_token_options(parser: argparse.ArgumentParser) -> None:
+    """Add the options of every command that gets a token: the key file, the
+    client ID, the network, proxy and retry settings, the profile and the
+    cache."""
+    add_key_file_option(parser)
+    parser.add_argument(
+        "--client-id",
+        metavar="ID",
+        type=non_empty,
+        help=(
+            "OAuth client ID of the IAP resource (default: $POSOS_CLIENT_ID, "
+            "then the profile's client_id)"
+        ),
+    )
+    add_network_options(parser)
+    add_proxy_and_retry_options(parser)
+    add_profile_options(parser)
+    add_cache_option(parser)

@@ -10,12 +10,7 @@ from typing import Any, Final
 from .._defaults import DEFAULT_API_MAX_TIME, DEFAULT_MAX_BODY_SIZE
 from ._common import (
     UsageError,
-    add_cache_option,
-    add_key_file_option,
-    add_network_options,
-    add_profile_options,
-    add_proxy_and_retry_options,
-    non_empty,
+    add_token_options,
     positive_integer,
     positive_seconds,
     require_client_id,
@@ -120,20 +115,7 @@ def add_parser(subparsers: Any) -> None:
             f"slowly the server sends it (default: {DEFAULT_API_MAX_TIME:g})"
         ),
     )
-    add_key_file_option(parser)
-    parser.add_argument(
-        "--client-id",
-        metavar="ID",
-        type=non_empty,
-        help=(
-            "OAuth client ID of the IAP resource (default: $POSOS_CLIENT_ID, "
-            "then the profile's client_id)"
-        ),
-    )
-    add_network_options(parser)
-    add_proxy_and_retry_options(parser)
-    add_profile_options(parser)
-    add_cache_option(parser)
+    add_token_options(parser)
     parser.set_defaults(run=run, impersonate=None, iam_endpoint=None)
 
 

@@ -12,12 +12,7 @@ from .._defaults import DEFAULT_IAM_ENDPOINT
 from ._common import (
     Settings,
     UsageError,
-    add_cache_option,
-    add_key_file_option,
-    add_network_options,
-    add_profile_options,
-    add_proxy_and_retry_options,
-    non_empty,
+    add_token_options,
     require_client_id,
     resolve_settings,
     retry_from,
@@ -41,20 +36,7 @@ def add_parser(subparsers: Any) -> None:
             "of Google Cloud (GCE_METADATA_HOST replaces its host)."
         ),
     )
-    add_key_file_option(parser)
-    parser.add_argument(
-        "--client-id",
-        metavar="ID",
-        type=non_empty,
-        help=(
-            "OAuth client ID of the IAP resource (default: $POSOS_CLIENT_ID, "
-            "then the profile's client_id)"
-        ),
-    )
-    add_network_options(parser)
-    add_proxy_and_retry_options(parser)
-    add_profile_options(parser)
-    add_cache_option(parser)
+    add_token_options(parser)
     parser.add_argument(
         "--json",
         action="store_true",
