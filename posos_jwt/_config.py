@@ -16,12 +16,10 @@ found, and the fix.
 
 from __future__ import annotations
 
-import errno
 import logging
 import math
 import os
 import re
-import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ from urllib.parse import urlsplit
 from ._arguments import require_path, require_text
 from ._defaults import MAX_TIMEOUT
 from ._errors import ConfigFileError, ProfileNotFoundError
+from ._files import NotRegularFileError, read_regular_file
 from ._token_uri import is_loopback, safe_url
 from ._url_target import resolve_request_url
 
@@ -180,28 +179,15 @@ def _read_text(path: str) -> str:
             path=path.replace("\0", "\\0"),
         )
     try:
-        # O_NONBLOCK keeps open() from waiting forever on a FIFO with no
-        # writer; the file type is checked before anything is read.
-        descriptor = os.open(
-            os.path.expanduser(path), os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY
-        )
-    except OSError as exc:
-        raise _open_error(path, exc) from exc
-    mode = os.fstat(descriptor).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(descriptor)
-        if stat.S_ISDIR(mode):
-            raise _open_error(path, IsADirectoryError(errno.EISDIR, "directory"))
+        data, _ = read_regular_file(os.path.expanduser(path), MAX_CONFIG_FILE_SIZE)
+    except NotRegularFileError:
         raise ConfigFileError(
             "is not a regular file (a device, a FIFO or a socket): give the "
             f"path of the {CONFIG_FILE_NAME} file",
             path=path,
-        )
-    with os.fdopen(descriptor, "rb") as file:
-        try:
-            data = file.read(MAX_CONFIG_FILE_SIZE + 1)
-        except OSError as exc:
-            raise _open_error(path, exc) from exc
+        ) from None
+    except OSError as exc:
+        raise _open_error(path, exc) from exc
     if len(data) > MAX_CONFIG_FILE_SIZE:
         raise ConfigFileError(
             f"larger than {MAX_CONFIG_FILE_SIZE} bytes, so not a configuration "

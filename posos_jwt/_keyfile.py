@@ -37,6 +37,7 @@ from ._errors import (
     KeyFileTypeError,
     PrivateKeyError,
 )
+from ._files import NotRegularFileError, read_regular_file
 
 logger = logging.getLogger(__name__)
 
@@ -249,29 +250,16 @@ def _read_key_file(path: str) -> tuple[bytes, bool]:
             path=path.replace("\0", "\\0"),
         )
     try:
-        # O_NONBLOCK keeps open() from waiting forever on a FIFO with no
-        # writer; the file type is checked before anything is read.
-        descriptor = os.open(
-            os.path.expanduser(path), os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY
-        )
-    except OSError as exc:
-        raise _open_error(path, exc) from exc
-    status = os.fstat(descriptor)
-    if not stat.S_ISREG(status.st_mode):
-        os.close(descriptor)
-        if stat.S_ISDIR(status.st_mode):
-            raise _open_error(path, IsADirectoryError(errno.EISDIR, "directory"))
+        data, status = read_regular_file(os.path.expanduser(path), MAX_KEY_FILE_SIZE)
+    except NotRegularFileError:
         raise KeyFileNotFoundError(
             "is not a regular file (a device, a FIFO or a socket): give the "
             "path of the JSON key file",
             path=path,
-        )
-    with os.fdopen(descriptor, "rb") as file:
-        insecure = _warn_if_readable_by_others(path, status)
-        try:
-            data = file.read(MAX_KEY_FILE_SIZE + 1)
-        except OSError as exc:
-            raise _open_error(path, exc) from exc
+        ) from None
+    except OSError as exc:
+        raise _open_error(path, exc) from exc
+    insecure = _warn_if_readable_by_others(path, status)
     if len(data) > MAX_KEY_FILE_SIZE:
         raise KeyFileFormatError(
             f"larger than {MAX_KEY_FILE_SIZE} bytes, so not a key file: check the path",
