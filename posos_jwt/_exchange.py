@@ -136,6 +136,31 @@ def request_id_token(transport: Transport, token_uri: str, assertion: str) -> st
     return exchange_assertion(transport, token_uri, assertion).id_token
 
 
+def post_assertion(
+    transport: Transport,
+    token_uri: str,
+    assertion: str,
+    *,
+    timeout: float | None = None,
+) -> Response:
+    """POST a signed assertion as a jwt-bearer grant (RFC 7523, section 2.1).
+
+    Raises:
+        TransportError: The request failed below HTTP.
+    """
+    body = urlencode({"grant_type": JWT_BEARER_GRANT, "assertion": assertion})
+    return transport.request(
+        "POST",
+        token_uri,
+        body=body.encode("ascii"),
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Accept": "application/json",
+        },
+        timeout=timeout,
+    )
+
+
 def exchange_assertion(
     transport: Transport,
     token_uri: str,
@@ -162,17 +187,7 @@ def exchange_assertion(
             ``id_token``; a subclass names a known cause.
         TransportError: The request failed below HTTP.
     """
-    body = urlencode({"grant_type": JWT_BEARER_GRANT, "assertion": assertion})
-    response = transport.request(
-        "POST",
-        token_uri,
-        body=body.encode("ascii"),
-        headers={
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Accept": "application/json",
-        },
-        timeout=timeout,
-    )
+    response = post_assertion(transport, token_uri, assertion, timeout=timeout)
     local_time = local_clock()
     try:
         id_token = parse_token_response(

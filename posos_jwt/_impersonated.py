@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlsplit
 
 from ._arguments import (
     optional_instance,
@@ -42,7 +42,7 @@ from ._clock import SYSTEM_CLOCK, Clock
 from ._credentials import REFRESH_MARGIN, Credentials
 from ._defaults import DEFAULT_IAM_ENDPOINT, DEFAULT_TIMEOUT
 from ._errors import ConfigurationError, TokenCheckError, TokenEndpointError, excerpt
-from ._exchange import JWT_BEARER_GRANT, RETRYABLE_STATUSES, redact
+from ._exchange import RETRYABLE_STATUSES, post_assertion, redact
 from ._idtoken import IDToken, check_id_token
 from ._keyfile import ServiceAccountKey
 from ._metadata import (
@@ -456,17 +456,7 @@ def request_access_token_with_key(
         TransportError: The request failed below HTTP.
     """
     assertion = build_scope_assertion(key, CLOUD_PLATFORM_SCOPE, now=now)
-    body = urlencode({"grant_type": JWT_BEARER_GRANT, "assertion": assertion})
-    response = transport.request(
-        "POST",
-        token_uri,
-        body=body.encode("ascii"),
-        headers={
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Accept": "application/json",
-        },
-        timeout=timeout,
-    )
+    response = post_assertion(transport, token_uri, assertion, timeout=timeout)
     logger.debug("token endpoint %s: HTTP %d", response.host, response.status)
     return parse_access_token_response(response, now, "token endpoint")
 
