@@ -22,7 +22,6 @@ this module signs and writes the same bytes.
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 from collections.abc import Mapping
@@ -32,6 +31,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from ._arguments import invalid_type, require_instance
+from ._base64url import encode_base64url
 from ._errors import ConfigurationError
 from ._keyfile import ServiceAccountKey
 
@@ -142,8 +142,3 @@ def _encode_segment(document: Mapping[str, Any]) -> str:
     # and Infinity, which are not JSON (RFC 8259).
     text = json.dumps(document, separators=(",", ":"), allow_nan=False)
     return encode_base64url(text.encode("ascii"))
-
-
-def encode_base64url(data: bytes) -> str:
-    """Encode bytes as base64url without ``=`` padding (RFC 7515, section 2)."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")

@@ -23,7 +23,6 @@ compares the two decoders on good and bad tokens.
 
 from __future__ import annotations
 
-import base64
 import datetime
 import json
 import math
@@ -31,6 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeGuard
 
+from ._base64url import decode_base64url
 from ._errors import TokenCheckError
 
 MAX_EXPIRY_AHEAD: Final = 24 * 3600
@@ -42,10 +42,6 @@ MAX_TOKEN_LENGTH: Final = 16 * 1024
 """Longest token decoded, in characters. Google's ID tokens are about 1,000
 characters, so a longer one is not an ID token, and the cap bounds the work
 spent on a wrong answer."""
-
-_BASE64URL_ALPHABET: Final = frozenset(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-)
 
 CLOCK_LEEWAY: Final = 60
 """Seconds by which the token's ``iat`` may lie in the future: clocks of
@@ -116,7 +112,7 @@ def decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     header = _decode_json_segment(segments[0], "header")
     claims = _decode_json_segment(segments[1], "payload")
     try:
-        _decode_base64url(segments[2])
+        decode_base64url(segments[2])
     except ValueError:
         raise _malformed("its signature is not unpadded base64url") from None
     _check_header(header)
@@ -125,7 +121,7 @@ def decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def _decode_json_segment(segment: str, name: str) -> dict[str, Any]:
     try:
-        document = json.loads(_decode_base64url(segment).decode("utf-8"))
+        document = json.loads(decode_base64url(segment).decode("utf-8"))
     except (ValueError, RecursionError):
         # ValueError covers invalid base64url, UTF-8 and JSON, including
         # integers longer than Python's int_max_str_digits.
@@ -134,21 +130,6 @@ def _decode_json_segment(segment: str, name: str) -> dict[str, Any]:
         # The segment is never quoted: the payload belongs to a bearer token.
         raise _malformed(f"its {name} is not a base64url-encoded JSON object")
     return document
-
-
-def _decode_base64url(segment: str) -> bytes:
-    """Decode unpadded base64url in its canonical form, or raise ValueError.
-
-    ``base64.urlsafe_b64decode`` skips characters outside the alphabet and
-    ignores set bits after the last whole byte, so it alone would let two
-    different segments decode to the same bytes.
-    """
-    if len(segment) % 4 == 1 or not _BASE64URL_ALPHABET.issuperset(segment):
-        raise ValueError("not unpadded base64url")
-    data = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-    if base64.urlsafe_b64encode(data).rstrip(b"=") != segment.encode("ascii"):
-        raise ValueError("base64url with set bits after the last byte")
-    return data
 
 
 def _check_header(header: Mapping[str, Any]) -> None:

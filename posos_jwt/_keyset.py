@@ -16,8 +16,6 @@ lacks, at most once per :data:`UNKNOWN_KEY_REFETCH_INTERVAL`.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import collections
 import json
 import logging
@@ -34,6 +32,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from ._arguments import optional_instance, optional_path, require_clock, require_text
+from ._base64url import decode_base64url
 from ._clock import SYSTEM_CLOCK, Clock
 from ._defaults import DEFAULT_TIMEOUT
 from ._errors import (
@@ -72,9 +71,6 @@ MAX_DELTA_SECONDS_DIGITS: Final = 10
 """Maximum digits read from ``max-age`` or ``Age``. Ten digits cover any lifetime
 up to 300 years, and a longer value is treated as invalid."""
 
-_BASE64URL: Final = re.compile(r"[A-Za-z0-9_-]*")
-"""The base64url alphabet without padding (RFC 7515, section 2)."""
-
 _DELTA_SECONDS: Final = re.compile(rf"[0-9]{{1,{MAX_DELTA_SECONDS_DIGITS}}}")
 """Delta-seconds of RFC 9111, section 1.2.2, in ASCII digits only: ``str.isdigit``
 and ``int`` would also accept other Unicode digits."""
@@ -98,29 +94,6 @@ class PublishedKey:
     key_id: str
     public_key: PublicKey
     algorithm: str | None
-
-
-def decode_base64url(text: str) -> bytes:
-    """Decode unpadded base64url in its one canonical form.
-
-    :func:`base64.urlsafe_b64decode` alone skips characters it does not know
-    and ignores the unused low bits of the last character, so several strings
-    would decode to the same bytes. This function rejects padding, characters
-    outside the alphabet and set unused bits (RFC 4648, section 3.5), so that
-    each byte string has exactly one encoding.
-
-    Raises:
-        ValueError: ``text`` is not canonical unpadded base64url.
-    """
-    if not _BASE64URL.fullmatch(text) or len(text) % 4 == 1:
-        raise ValueError("not base64url")
-    try:
-        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except binascii.Error:
-        raise ValueError("not base64url") from None
-    if base64.urlsafe_b64encode(data).rstrip(b"=") != text.encode("ascii"):
-        raise ValueError("not canonical base64url: unused bits are set")
-    return data
 
 
 def check_keys_url(url: object) -> str:

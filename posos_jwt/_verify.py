@@ -36,6 +36,7 @@ from ._arguments import (
     require_clock,
     require_text,
 )
+from ._base64url import decode_base64url
 from ._clock import SYSTEM_CLOCK, Clock
 from ._defaults import DEFAULT_TIMEOUT, GOOGLE_CERTS_URL, IAP_CERTS_URL
 from ._errors import (
@@ -52,7 +53,7 @@ from ._errors import (
     excerpt,
 )
 from ._idtoken import format_utc
-from ._keyset import KeySet, PublishedKey, decode_base64url, shared_key_set
+from ._keyset import KeySet, PublishedKey, shared_key_set
 from ._transport import Transport
 
 logger = logging.getLogger(__name__)

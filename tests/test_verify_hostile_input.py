@@ -30,11 +30,11 @@ from posos_jwt import (
     VerificationError,
     verify_id_token,
 )
+from posos_jwt._base64url import decode_base64url
 from posos_jwt._keyset import (
     MIN_KEYS_CACHE_TIME,
     UNKNOWN_KEY_REFETCH_INTERVAL,
     cache_lifetime,
-    decode_base64url,
 )
 from posos_jwt._verify import GOOGLE_ISSUERS, _check_issuer, _Rules
 from posos_jwt.testing import Fault, GoogleStandIn
