@@ -255,7 +255,7 @@ def parse_token_response(
     if document is None:
         raise TokenEndpointError(
             f"token endpoint {response.host} returned HTTP 200 with a body that "
-            f"is not a JSON object: {_body_excerpt(response.body)}; check that "
+            f"is not a JSON object: {body_excerpt(response.body)}; check that "
             "the token endpoint URL is right",
             status=response.status,
         )
@@ -303,7 +303,7 @@ def _error_from_response(
     if error is None:
         return TokenEndpointError(
             f"token endpoint {response.host} returned HTTP {response.status}: "
-            f"{_body_excerpt(response.body)}; {_next_step(retryable)}",
+            f"{body_excerpt(response.body)}; {_next_step(retryable)}",
             status=response.status,
             retryable=retryable,
             retry_after=retry_after,
@@ -543,7 +543,12 @@ def _field_names(document: Mapping[str, object]) -> str:
     return excerpt(", ".join(names), 100) or "none"
 
 
-def _body_excerpt(body: bytes) -> str:
+def body_excerpt(body: bytes) -> str:
+    """Return the start of a response body as one quoted, printable line.
+
+    HTML tags, styles and scripts are removed, and anything shaped like a JWT
+    is redacted, so an error page can be quoted in a message.
+    """
     if not body:
         return "(empty body)"
     text = body.decode("utf-8", errors="replace")

@@ -41,7 +41,7 @@ from ._errors import (
     TransportError,
     excerpt,
 )
-from ._exchange import redact
+from ._exchange import body_excerpt
 from ._idtoken import decode_unverified
 from ._token_uri import is_loopback, safe_url
 from ._transport import Transport, check_timeout, transport_error
@@ -101,13 +101,6 @@ class APIResponse:
             host=self.host,
             body_excerpt=quoted,
         )
-
-
-def body_excerpt(body: bytes) -> str:
-    """Return the start of ``body`` as one quoted line, with JWTs redacted."""
-    if not body:
-        return "(empty body)"
-    return repr(redact(excerpt(body.decode("utf-8", errors="replace"))))
 
 
 def redirect_target(headers: Mapping[str, str]) -> str:

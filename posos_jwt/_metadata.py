@@ -28,7 +28,7 @@ from ._arguments import optional_text
 from ._clock import SYSTEM_CLOCK, Clock
 from ._credentials import Credentials
 from ._errors import ConfigurationError, MetadataServerError, TokenCheckError
-from ._exchange import RETRYABLE_STATUSES, redact
+from ._exchange import RETRYABLE_STATUSES, body_excerpt
 from ._idtoken import IDToken, check_id_token, decode_unverified
 from ._transport import Response, Transport
 
@@ -202,7 +202,7 @@ def parse_identity_response(response: Response, host: str) -> str:
         retryable = response.status in RETRYABLE_STATUSES
         raise MetadataServerError(
             f"metadata server {host} returned HTTP {response.status} for an ID "
-            f"token: {_body_excerpt(response.body)}; check that a service "
+            f"token: {body_excerpt(response.body)}; check that a service "
             "account is attached to this workload",
             host=host,
             status=response.status,
@@ -243,13 +243,6 @@ def check_metadata_token(value: str, audience: str, now: float) -> IDToken:
             actual=None if email is None else repr(email)[:100],
         )
     return check_id_token(value, audience=audience, email=email, now=now)
-
-
-def _body_excerpt(body: bytes) -> str:
-    text = " ".join(body.decode("utf-8", errors="replace").split())
-    if not text:
-        return "(empty body)"
-    return repr(redact(text[:200]))
 
 
 def check_metadata_server(host: str, *, timeout: float = METADATA_TIMEOUT) -> None:
