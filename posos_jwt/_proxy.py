@@ -29,6 +29,7 @@ from typing import Final
 from urllib.parse import unquote, urlsplit
 
 from ._errors import ConfigurationError
+from ._token_uri import hide_userinfo
 
 PROXY_VARIABLES: Final = ("https_proxy", "HTTPS_PROXY")
 """Environment variables that name the proxy, in the order they are read."""
@@ -141,19 +142,6 @@ def _parse_proxy_url(
         _authorization_header(parts.username, parts.password),
         no_proxy,
     )
-
-
-def hide_userinfo(url: str) -> str:
-    """Return ``url`` with everything before its last ``@`` replaced by ``***``.
-
-    Unlike ``safe_url``, this works on text that does not parse as a URL, or
-    that parses with the password in the path, so no part of a password that
-    contains ``/``, ``?`` or ``#`` is shown.
-    """
-    scheme, separator, rest = url.partition("://")
-    if "@" in rest:
-        rest = "***@" + rest.rpartition("@")[2]
-    return scheme + separator + rest
 
 
 def _bracket(host: str) -> str:

@@ -171,12 +171,21 @@ def safe_url(url: str) -> str:
     try:
         parts = urlsplit(url)
     except ValueError:
-        # Unparsed, credentials would sit before the last "@", so hide that.
-        scheme, separator, rest = url.partition("://")
-        if "@" in rest:
-            rest = "***@" + rest.rpartition("@")[2]
-        return repr((scheme + separator + rest)[:100])
+        return repr(hide_userinfo(url)[:100])
     if parts.username is None and parts.password is None:
         return url
     host = parts.netloc.rpartition("@")[2]
     return parts._replace(netloc="***@" + host).geturl()
+
+
+def hide_userinfo(url: str) -> str:
+    """Return ``url`` with everything before its last ``@`` replaced by ``***``.
+
+    Unlike :func:`safe_url`, this works on text that does not parse as a URL,
+    or that parses with the password in the path, so no part of a password
+    that contains ``/``, ``?`` or ``#`` is shown.
+    """
+    scheme, separator, rest = url.partition("://")
+    if "@" in rest:
+        rest = "***@" + rest.rpartition("@")[2]
+    return scheme + separator + rest
