@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, TypeGuard
 
 from ._base64url import decode_base64url
-from ._errors import TokenCheckError
+from ._errors import TokenCheckError, excerpt
 
 MAX_EXPIRY_AHEAD: Final = 24 * 3600
 """Seconds after now beyond which an ``exp`` is rejected. Google issues
@@ -183,25 +183,33 @@ def check_id_token(
 
 
 def _is_number(value: object) -> TypeGuard[float]:
-    # Python's json module accepts NaN, Infinity and integers of any size, so
-    # the value is checked to be finite and to fit in a float.
+    return finite_number(value) is not None
+
+
+def finite_number(value: object) -> float | None:
+    """Return ``value`` as a float if it is a finite int or float, else None.
+
+    bool is an int in Python, and Python's json module accepts NaN and
+    Infinity, so both are ruled out. An int too large for a float is too.
+    """
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
+        return None
     try:
-        return math.isfinite(value)
+        number = float(value)
     except OverflowError:
-        return False
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _check_expiry(claims: Mapping[str, Any], now: float) -> int:
     expiry = claims.get("exp")
     if not _is_number(expiry):
         raise TokenCheckError(
-            f"the returned ID token's exp claim is {_show(expiry)}, not a number: "
+            f"the returned ID token's exp claim is {show_value(expiry)}, not a number: "
             "check that the token endpoint URL is right",
             claim="exp",
             expected="a number",
-            actual=_show(expiry),
+            actual=show_value(expiry),
         )
     if expiry > now + MAX_EXPIRY_AHEAD:
         raise TokenCheckError(
@@ -229,10 +237,11 @@ def _check_issued_at(claims: Mapping[str, Any], now: float, leeway: float) -> No
         return
     if not _is_number(issued_at):
         raise TokenCheckError(
-            f"the returned ID token's iat claim is {_show(issued_at)}, not a number",
+            f"the returned ID token's iat claim is {show_value(issued_at)}, not a "
+            "number",
             claim="iat",
             expected="a number",
-            actual=_show(issued_at),
+            actual=show_value(issued_at),
         )
     if issued_at > now + leeway:
         raise TokenCheckError(
@@ -251,12 +260,12 @@ def _check_audience(claims: Mapping[str, Any], audience: str) -> None:
     # string, so a list means the token was meant for more than this client.
     if not isinstance(actual, str) or actual != audience:
         raise TokenCheckError(
-            f"the returned ID token is for audience {_show(actual)}, not the "
+            f"the returned ID token is for audience {show_value(actual)}, not the "
             f"client ID {audience!r} that was requested: check the token "
             "endpoint URL",
             claim="aud",
             expected=audience,
-            actual=_show(actual),
+            actual=show_value(actual),
         )
 
 
@@ -265,17 +274,29 @@ def _check_email(claims: Mapping[str, Any], email: str) -> None:
     if actual is None or actual == email:
         return
     raise TokenCheckError(
-        f"the returned ID token is for account {_show(actual)}, not {email!r} "
+        f"the returned ID token is for account {show_value(actual)}, not {email!r} "
         "whose key signed the request: check the token endpoint URL",
         claim="email",
         expected=email,
-        actual=_show(actual),
+        actual=show_value(actual),
     )
 
 
-def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 100 else text[:97] + "..."
+def show_value(value: object) -> str:
+    """Quote a value for a message, shortened to at most 100 characters."""
+    # A huge number would fill the message with digits.
+    if isinstance(value, float) and abs(value) >= 1e15:
+        return f"{value:.6g}"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 1e15:
+        try:
+            return f"{float(value):.6g}"
+        except OverflowError:
+            return f"an integer of {value.bit_length()} bits"
+    try:
+        return excerpt(repr(value), 100)
+    except (ValueError, RecursionError):
+        # repr rejects ints of over 4300 digits and very deep nesting.
+        return f"a {type(value).__name__} too large to show"
 
 
 def format_utc(epoch: float) -> str:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import re
 from collections.abc import Collection, Mapping
@@ -50,9 +49,8 @@ from ._errors import (
     TokenLifetimeError,
     TokenNotYetValidError,
     TokenSignatureError,
-    excerpt,
 )
-from ._idtoken import format_utc
+from ._idtoken import finite_number, format_utc, show_value
 from ._keyset import KeySet, PublishedKey, shared_key_set
 from ._transport import Transport
 
@@ -307,27 +305,12 @@ def _check_verify_options(
 
 
 def _check_leeway(leeway: object) -> float:
-    seconds = _finite_number(leeway)
+    seconds = finite_number(leeway)
     if seconds is None or seconds < 0:
         raise ConfigurationError(
-            f"leeway must be a number of seconds, 0 or more, not {_show(leeway)}"
+            f"leeway must be a number of seconds, 0 or more, not {show_value(leeway)}"
         )
     return seconds
-
-
-def _finite_number(value: object) -> float | None:
-    """Return ``value`` as a float if it is a finite int or float, else None.
-
-    bool is an int in Python, and Python's json module accepts NaN and
-    Infinity, so both are ruled out. An int too large for a float is too.
-    """
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _check_audience_argument(audience: object) -> str:
@@ -448,11 +431,11 @@ def _check_header(header: Mapping[str, Any], rules: _Rules) -> None:
     algorithm = header.get("alg")
     if algorithm != rules.algorithm:
         raise TokenAlgorithmError(
-            f"{rules.kind} header alg is {_show(algorithm)}, but only "
+            f"{rules.kind} header alg is {show_value(algorithm)}, but only "
             f"{rules.algorithm} is accepted: the token was not signed by Google",
             claim="alg",
             expected=rules.algorithm,
-            actual=_show(algorithm),
+            actual=show_value(algorithm),
         )
     if "crit" in header:
         # RFC 7515, section 4.1.11: a header extension that the verifier does
@@ -462,16 +445,16 @@ def _check_header(header: Mapping[str, Any], rules: _Rules) -> None:
             "the token was not signed by Google",
             claim="crit",
             expected="absent",
-            actual=_show(header["crit"]),
+            actual=show_value(header["crit"]),
         )
     key_id = header.get("kid")
     if not isinstance(key_id, str) or not key_id:
         raise MalformedTokenError(
-            f"{rules.kind} header kid is {_show(key_id)}, not a key ID: Google "
+            f"{rules.kind} header kid is {show_value(key_id)}, not a key ID: Google "
             "names its signing key in every token",
             claim="kid",
             expected="a key ID",
-            actual=_show(key_id),
+            actual=show_value(key_id),
         )
 
 
@@ -520,11 +503,11 @@ def _check_issuer(claims: Mapping[str, Any], rules: _Rules) -> None:
     if issuer not in rules.issuers:
         expected = " or ".join(sorted(rules.issuers))
         raise TokenIssuerError(
-            f"{rules.kind} iss is {_show(issuer)}, not {expected}: the token was "
+            f"{rules.kind} iss is {show_value(issuer)}, not {expected}: the token was "
             "not issued by Google for this purpose",
             claim="iss",
             expected=expected,
-            actual=_show(issuer),
+            actual=show_value(issuer),
         )
 
 
@@ -542,11 +525,11 @@ def _check_audience(claims: Mapping[str, Any], rules: _Rules) -> None:
         if actual == audience:
             return
     raise TokenAudienceError(
-        f"{rules.kind} aud is {_show(actual)}, not {audience!r}: the token was "
+        f"{rules.kind} aud is {show_value(actual)}, not {audience!r}: the token was "
         f"issued for another audience, so request one for {audience!r}",
         claim="aud",
         expected=audience,
-        actual=_show(actual),
+        actual=show_value(actual),
     )
 
 
@@ -558,11 +541,11 @@ def _check_claim_type(value: object, name: str, rules: _Rules) -> None:
     if value is None or isinstance(value, str):
         return
     raise MalformedTokenError(
-        f"{rules.kind} {name} claim is {_show(value)}, not a string: the token "
+        f"{rules.kind} {name} claim is {show_value(value)}, not a string: the token "
         "was not issued by Google",
         claim=name,
         expected="a string",
-        actual=_show(value),
+        actual=show_value(value),
     )
 
 
@@ -617,31 +600,14 @@ def _time_claim(
     value: object = claims.get(name)
     if value is None and not required:
         return None
-    seconds = _finite_number(value)
+    seconds = finite_number(value)
     if seconds is None or not 0 <= seconds <= MAX_CLAIM_TIME:
         raise MalformedTokenError(
-            f"{rules.kind} {name} claim is {_show(value)}, not a number of "
+            f"{rules.kind} {name} claim is {show_value(value)}, not a number of "
             f"seconds since the epoch from 0 to {MAX_CLAIM_TIME}: the token was "
             "not issued by Google",
             claim=name,
             expected=f"a number from 0 to {MAX_CLAIM_TIME}",
-            actual=_show(value),
+            actual=show_value(value),
         )
     return seconds
-
-
-def _show(value: object) -> str:
-    """Quote a value for a message, shortened to at most 100 characters."""
-    # A huge number would fill the message with digits.
-    if isinstance(value, float) and abs(value) >= 1e15:
-        return f"{value:.6g}"
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 1e15:
-        try:
-            return f"{float(value):.6g}"
-        except OverflowError:
-            return f"an integer of {value.bit_length()} bits"
-    try:
-        return excerpt(repr(value), 100)
-    except (ValueError, RecursionError):
-        # repr rejects ints of over 4300 digits and very deep nesting.
-        return f"a {type(value).__name__} too large to show"
