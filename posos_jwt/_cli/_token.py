@@ -121,12 +121,42 @@ def self_signed_token(args: argparse.Namespace, settings: Settings) -> IDToken:
 
 
 def get_token(settings: Settings, client_id: str, args: argparse.Namespace) -> IDToken:
-    """Return a token from the on-disk cache when enabled, else fetch one."""
+    """Return a token from the on-disk cache when enabled, else fetch one.
+
+    A cache hit returns before any credentials are built, so the private key
+    is neither loaded nor checked for a token that is already at hand.
+    """
+    _, cached = cached_token(settings, client_id, args)
+    if cached is not None:
+        return cached
     credentials, store = credentials_for(settings, client_id, args)
     try:
         return credentials.get_id_token()
     finally:
         store()
+
+
+def cached_token(
+    settings: Settings, client_id: str, args: argparse.Namespace
+) -> tuple[TokenCache | None, IDToken | None]:
+    """Return the on-disk cache when it applies, and its valid token if any.
+
+    Raises:
+        UsageError: ``--iam-endpoint`` is given without ``--impersonate``.
+    """
+    if args.impersonate is None and args.iam_endpoint is not None:
+        raise UsageError("--iam-endpoint is used only with --impersonate")
+    if not settings.cache or args.impersonate is not None:
+        return None, None
+    from .. import TokenCache
+
+    cache = TokenCache()
+    if settings.key_file is None:
+        return cache, None
+    cached = cache.load_for_key_file(
+        settings.key_file, client_id, token_uri=settings.token_uri
+    )
+    return cache, cached
 
 
 def credentials_for(
@@ -146,18 +176,7 @@ def credentials_for(
     """
     from .. import IDTokenCredentials, find_credentials
 
-    if args.impersonate is None and args.iam_endpoint is not None:
-        raise UsageError("--iam-endpoint is used only with --impersonate")
-    cache: TokenCache | None = None
-    if settings.cache and args.impersonate is None:
-        from .. import TokenCache
-
-        cache = TokenCache()
-    cached = None
-    if cache is not None and settings.key_file is not None:
-        cached = cache.load_for_key_file(
-            settings.key_file, client_id, token_uri=settings.token_uri
-        )
+    cache, cached = cached_token(settings, client_id, args)
     # A key file named by the environment is left for find_credentials to
     # read, so that its log names the variable rather than an argument.
     key_file = None if settings.key_file_from_environment else settings.key_file
