@@ -15,7 +15,6 @@ import math
 import os
 import re
 import ssl
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -50,7 +49,8 @@ from ._proxy import ProxySettings, proxy_settings
 logger = logging.getLogger(__name__)
 
 READ_CHUNK_SIZE: Final = 16 * 1024
-"""Bytes read at a time, so that the total time limit is checked between reads."""
+"""Largest number of bytes read at a time, so that the size limit is checked
+between reads."""
 
 MAX_RESPONSE_SIZE: Final = 1024 * 1024
 """Largest response body read from a token endpoint, in bytes. A real response
@@ -246,10 +246,9 @@ class Transport:
         host = urlsplit(url).hostname or url
         seconds = self.timeout if timeout is None else min(timeout, self.timeout)
         # The timeout bounds each socket read, so a server that sends one byte
-        # at a time would never trip it: the whole response must also arrive
-        # within connect plus read time, counted from here.
+        # at a time would never trip it: every read of this request also ends
+        # at connect plus read time from here (see _deadline.py).
         limit = 2 * seconds
-        deadline = time.monotonic() + limit
         pool = self.pool_for(url)
         if pool is self.proxy_pool and self.proxy is not None:
             logger.debug("%s %s through proxy %s", method, host, self.proxy.display_url)
@@ -269,24 +268,22 @@ class Transport:
                     decode_content=False,
                     timeout=urllib3.Timeout(connect=seconds, read=seconds),
                 )
-                data = _read_body(response, host, seconds, deadline)
+                data = _read_body(response, host)
         except HTTPError as exc:
             raise transport_error(exc, host, seconds, self.proxy) from exc
         logger.debug("%s %s: HTTP %d", method, host, response.status)
         return Response(response.status, response.headers, data, host)
 
 
-def _read_body(
-    response: urllib3.BaseHTTPResponse, host: str, seconds: float, deadline: float
-) -> bytes:
-    """Read a whole body within the size limit and the deadline.
+def _read_body(response: urllib3.BaseHTTPResponse, host: str) -> bytes:
+    """Read a whole body within the size limit.
 
-    A connection whose body was not read to the end is closed rather than
-    returned to the pool, where the next request would read the rest.
+    The request's deadline bounds each read at the socket. A connection whose
+    body was not read to the end is closed rather than returned to the pool,
+    where the next request would read the rest.
 
     Raises:
         TransportError: The body is compressed or too large.
-        RequestTimeoutError: The deadline passed before the body ended.
     """
     encoding = response.headers.get("Content-Encoding", "identity").lower()
     chunks: list[bytes] = []
@@ -301,8 +298,8 @@ def _read_body(
                 host=host,
                 retryable=False,
             )
-        # read1 returns what has arrived, so the deadline is checked as often
-        # as data arrives, not once per full chunk.
+        # read1 returns what has arrived, so the size is checked as data comes
+        # in rather than after a full chunk.
         while chunk := response.read1(READ_CHUNK_SIZE):
             size += len(chunk)
             if size > MAX_RESPONSE_SIZE:
@@ -311,14 +308,6 @@ def _read_body(
                     "bytes: check that the URL names the right server",
                     host=host,
                     retryable=False,
-                )
-            if time.monotonic() > deadline:
-                raise RequestTimeoutError(
-                    f"timed out after {2 * seconds:.3g} s reading the response "
-                    f"from {host}, which arrived too slowly: check the network "
-                    "or the proxy, or raise the timeout (timeout=, --timeout)",
-                    host=host,
-                    timeout=seconds,
                 )
             chunks.append(chunk)
         complete = True
