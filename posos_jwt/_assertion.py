@@ -1,4 +1,4 @@
-"""Sign the JWT assertion that asks Google's token endpoint for an ID token.
+"""Sign the JWT assertion that requests an ID token from Google's token endpoint.
 
 The assertion follows RFC 7523 (JWT bearer grant) as Google documents it for
 service accounts: signed with the account's RSA key (RS256), ``kid`` naming the
@@ -72,9 +72,9 @@ def check_client_id(client_id: object) -> str:
             f"{MAX_AUDIENCE_LENGTH} that an OAuth client ID or a URL needs: give "
             "the OAuth client ID of the IAP resource"
         )
-    # Tabs and spaces may be part of what the caller means and are sent as
-    # given; other control characters would reach log lines and never belong
-    # to a client ID.
+    # Tabs and spaces may be part of what the caller means, so they are sent
+    # as given. Other control characters would reach log lines and never
+    # belong to a client ID.
     if any(not char.isprintable() and char not in " \t" for char in client_id):
         raise ConfigurationError(
             f"client ID {client_id[:60]!r} contains a control character: give the "

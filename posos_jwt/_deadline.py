@@ -80,16 +80,16 @@ class DeadlineSocket:
         return self._timeout
 
     def _arm(self) -> None:
-        wanted = self._timeout
+        read_timeout = self._timeout
         left = time_left()
         if left is not None:
             if left <= 0:
                 raise TimeoutError("the request's time limit has passed")
-            if wanted is None or left < wanted:
-                wanted = left
-        if wanted != self._applied:
-            self._sock.settimeout(wanted)
-            self._applied = wanted
+            if read_timeout is None or left < read_timeout:
+                read_timeout = left
+        if read_timeout != self._applied:
+            self._sock.settimeout(read_timeout)
+            self._applied = read_timeout
 
     def recv(self, size: int, flags: int = 0) -> bytes:
         """Read up to ``size`` bytes before the deadline."""

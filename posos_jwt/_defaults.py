@@ -47,4 +47,4 @@ command's ``--max-body-size`` change it."""
 DEFAULT_API_MAX_TIME: Final = 300.0
 """Seconds within which a whole API response must arrive. The read timeout
 bounds each read, so a server that sends a little at a time needs this limit
-too; five minutes leaves room for a 64 MiB body on a slow link."""
+too. Five minutes leaves room for a 64 MiB body on a slow link."""

@@ -3,7 +3,7 @@
 Google's token endpoint responds to a jwt-bearer grant that carries
 ``target_audience`` with ``{"id_token": "..."}`` and nothing else. Errors are
 RFC 6749 section 5.2 objects with ``error`` and ``error_description``, and
-the answers that Google documents for service accounts become typed errors with
+the errors that Google documents for service accounts become typed errors with
 a hint: ``InvalidJWTSignatureError``, ``AccountNotFoundError``,
 ``ClockSkewError``, ``InvalidAudienceError`` and ``DisabledClientError``.
 """
@@ -65,7 +65,7 @@ _NOT_SHORT_LIVED: Final = "short-lived token"
 
 @dataclass(frozen=True)
 class RequestContext:
-    """What the caller knows about a token request, for messages only.
+    """The account, key and audience of a token request, for messages only.
 
     The exchange receives a signed assertion and never the key, so the caller
     names the account, the key and the audience here. None of them is secret.

@@ -243,7 +243,7 @@ class AuthorizedHTTP:
             instead of ``Authorization``. IAP reads it first and passes
             ``Authorization`` on to the application.
         transport: The transport to send through, when the credentials have
-            none or another is wanted.
+            none or another one is needed.
         max_body_size: Largest response body read, in bytes.
         max_time: Seconds within which each request's response must arrive
             whole, headers and body, however the server paces it.

@@ -3,7 +3,7 @@
 The token's signature is not verified here. It arrived over TLS that was
 verified, straight from the token endpoint that posos-jwt chose, in response to
 a request that only the key's owner can sign, so forgery is not the risk. The
-checks catch a mixed-up or stale answer instead: a token for another audience
+checks catch a mixed-up or stale response instead: a token for another audience
 or another account, or one that has already expired. To verify a token that
 arrived from anywhere else, check its signature against Google's keys.
 

@@ -234,7 +234,7 @@ def cache_mac_key(data: bytes) -> bytes:
     """Derive the HMAC-SHA256 key of the token cache entries from a key file.
 
     Only a process that can read the key file can compute it, and such a
-    process holds the private key anyway, so it gains nothing by forging an
+    process has the private key anyway, so it gains nothing by forging an
     entry.
     """
     return hashlib.sha256(CACHE_MAC_LABEL + data).digest()

@@ -166,8 +166,8 @@ def test_encoded_objects_decode_alike(
 ) -> None:
     value = token(json.dumps(header), json.dumps(claims), segment(signature))
     if "crit" in header:
-        # Rejected on purpose whatever its value; pyjwt's answer varies by
-        # version (2.8 accepts "crit": null).
+        # Rejected on purpose whatever its value, because pyjwt's result
+        # varies by version (2.8 accepts "crit": null).
         assert ours(value) is None
         return
     expected = pyjwt(value)

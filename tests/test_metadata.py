@@ -201,7 +201,7 @@ def test_never_through_proxy(
     variable: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The metadata server returns tokens over plain HTTP, so no proxy sees them."""
+    """The metadata server sends tokens over plain HTTP, so no proxy may carry them."""
     with ConnectProxy() as proxy:
         monkeypatch.setenv(variable, proxy.url)
         monkeypatch.setenv(variable.lower(), proxy.url)

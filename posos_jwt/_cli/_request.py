@@ -30,7 +30,7 @@ ROUTING_HEADERS: Final = frozenset(
 )
 """Headers that choose where a request goes or how its body is framed. A front
 end such as IAP routes by ``Host``, so a ``Host`` of another API would carry
-the token to it past the URL check; urllib3 sets the others itself."""
+the token to it past the URL check. urllib3 sets the others itself."""
 
 MAX_REQUEST_BODY_SIZE: Final = 64 * 1024 * 1024
 """Largest ``-d`` body read, in bytes, so that ``-d @/dev/zero`` or an endless
